@@ -48,7 +48,8 @@ COLUMNS: tuple[Column, ...] = (
         2_000.0,
     ),
     Column("origin", "category", "", False, "起源", "origin"),
-    Column("forest_category", "category", "", False, "林种", "forest category"),
+    Column("forest_category", "category", "", False, "森林类别", "forest category"),
+    Column("forest_type", "category", "", False, "林种", "forest type"),
     Column("land_type", "category", "", False, "地类", "land type"),
     Column("prior_land_type", "category", "", False, "造林前地类", "land type before planting"),
     Column(
@@ -94,3 +95,4 @@ CATEGORY_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "
 AGE_CLASSES = ("幼龄林", "中龄林", "近熟林", "成熟林", "过熟林")
 ORIGINS = ("天然", "人工")
 FOREST_CATEGORIES = ("公益林", "商品林")
+FOREST_TYPES = ("防护林", "特用林", "用材林", "经济林", "能源林")
