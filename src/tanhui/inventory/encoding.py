@@ -32,6 +32,8 @@ def decode_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple
         except UnicodeDecodeError as exc:
             first_error = first_error or exc
             continue
+        if codec == "utf-8" and _looks_like_misread_gbk(text, data):
+            continue
         if codec == "gb18030":
             try:
                 data.decode("gbk")
@@ -41,6 +43,24 @@ def decode_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple
         return text, codec
     assert first_error is not None
     raise _undecodable(data, source, list(CANDIDATES), first_error)
+
+
+def _cjk_count(text: str) -> int:
+    return sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+
+
+def _looks_like_misread_gbk(text: str, data: bytes) -> bool:
+    """Short GBK text can also be valid UTF-8 (杉木 in GBK reads as "ɼľ").
+
+    Chinese inventory files are full of CJK characters: when the UTF-8 reading has none but
+    non-ASCII letters, and the GB18030 reading has CJK characters, the file is GBK.
+    """
+    if text.isascii() or _cjk_count(text):
+        return False
+    try:
+        return _cjk_count(data.decode("gb18030")) > 0
+    except UnicodeDecodeError:
+        return False
 
 
 def _undecodable(

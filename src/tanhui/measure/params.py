@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tanhui.errors import ParameterError
+from tanhui.errors import InventoryError, ParameterError
 
 CO2_PER_C = 44.0 / 12.0
 DEFAULT_SET_NAME = "tanhui-species"
@@ -178,18 +178,22 @@ def load_parameters(path: str | Path | None = None) -> ParameterSet:
     if path is None:
         return base
     path = Path(path)
+    from tanhui.inventory.encoding import decode_bytes  # here: tanhui.inventory imports this module
+
     try:
-        text = path.read_text("utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ParameterError(
             f"找不到参数文件 {path}。", f"Parameter file {path} not found."
         ) from None
-    except UnicodeDecodeError:
+    try:
+        text, _encoding = decode_bytes(data, str(path))
+    except InventoryError as exc:
         raise ParameterError(
-            f"参数文件 {path} 不是 UTF-8 编码。",
-            f"Parameter file {path} is not UTF-8 encoded.",
-            hint_zh="请另存为 UTF-8 CSV。",
-            hint_en="Save it as UTF-8 CSV.",
+            f"参数文件 {path} 无法解码（应为 UTF-8 或 GBK）。",
+            f"Parameter file {path} cannot be decoded (expected UTF-8 or GBK).",
+            hint_zh=exc.problems[0].reason("zh"),
+            hint_en=exc.problems[0].reason("en"),
         ) from None
     fieldnames, rows = _parse_table(text, str(path))
     unknown = [f for f in fieldnames if f not in ("group_zh", *VALUE_COLUMNS, *TEXT_COLUMNS)]
