@@ -131,14 +131,24 @@ def test_several_failures_set_several_bits(params, make_stands):
 def test_unmatched_rows(params, make_stands):
     # 0 MATCHED eligible: 131.091921 (as above)
     # 1 ONLY_CURRENT: not credited
-    # 2 ONLY_BASELINE 1 ha 杉木 10 m³/ha: −1 · 10 · 1.1917447 = −11.917447
-    later = make_stands(
-        **{c: [GOOD[c], GOOD[c], None] for c in GOOD},
-    )
-    earlier = make_stands(
-        area_ha=[2, None, 1], volume_m3_per_ha=[5, None, 10], species_group=["杉木", None, "杉木"]
-    )
-    match = np.array([MATCHED, ONLY_CURRENT, ONLY_BASELINE], dtype=np.int8)
+    # 2 ONLY_BASELINE, an eligible project parcel in the baseline, 1 ha 杉木 10 m³/ha, lost:
+    #   −1 · 10 · 1.1917447 = −11.917447
+    # 3 ONLY_BASELINE, a forest that was never afforestation land (prior 有林地): outside the
+    #   project, counts 0
+    later = make_stands(**{c: [GOOD[c], GOOD[c], None, None] for c in GOOD})
+    earlier_rows = [
+        {**GOOD, "area_ha": 2, "volume_m3_per_ha": 5},
+        dict.fromkeys(GOOD),
+        {**GOOD, "area_ha": 1, "volume_m3_per_ha": 10},
+        {**GOOD, "area_ha": 1, "volume_m3_per_ha": 10, "prior_land_type": "有林地"},
+    ]
+    earlier = make_stands(**{c: [r[c] for r in earlier_rows] for c in GOOD})
+    match = np.array([MATCHED, ONLY_CURRENT, ONLY_BASELINE, ONLY_BASELINE], dtype=np.int8)
     for out in both(MethodInputs(later, params, baseline=earlier, match=match)):
-        np.testing.assert_allclose(out.tco2e, [131.091921, 0.0, -11.917447], atol=1e-6)
-        assert out.reasons.tolist() == [0, BIT["not_in_baseline"], BIT["not_in_current"]]
+        np.testing.assert_allclose(out.tco2e, [131.091921, 0.0, -11.917447, 0.0], atol=1e-6)
+        assert out.reasons.tolist() == [
+            0,
+            BIT["not_in_baseline"],
+            BIT["not_in_current"],
+            BIT["not_in_current"] | BIT["was_forest"],
+        ]

@@ -31,8 +31,9 @@ Not checked (no inventory column; the developer attests): existing trees and bam
 shrub removal ≤ 20 % of the area, crediting period 20–40 years.
 
 Alignment with a baseline: ONLY_CURRENT rows are not credited (``not_in_baseline``);
-ONLY_BASELINE rows (parcel disappeared) count −C1 as a loss when computable (``not_in_current``),
-as in ``stock-difference``, without eligibility checks (there are no current attributes).
+ONLY_BASELINE rows (parcel disappeared) are judged on the baseline's attributes: a parcel that was
+eligible — part of the project — counts −C1 as a loss when computable; any other vanished
+sub-compartment is outside the project and counts 0. Both carry ``not_in_current``.
 
 Columns (float64, NaN where not applicable):
 
@@ -209,7 +210,8 @@ class CcerAfforestationMethod:
             factor_t1 = np.where(has_base, base.factor, NAN)
             removals = np.where(credited_rows, cur.stock - base.stock, NAN)
             stock_bits = np.where(credited_rows, cur.bits | base.bits, 0).astype(np.uint32)
-            stock_bits |= np.where(only_base, base.bits, 0).astype(np.uint32)
+            base_eligibility = self.eligibility_bits(baseline, inputs.options.year_from)
+            stock_bits |= np.where(only_base, base.bits | base_eligibility, 0).astype(np.uint32)
         has_cur = ~only_base
         unmatched = np.where(only_base, -stock_t1, NAN)
 
@@ -217,7 +219,8 @@ class CcerAfforestationMethod:
         reasons |= k.bit_where(only_cur, "not_in_baseline")
         reasons |= k.bit_where(only_base, "not_in_current")
         tco2e = np.where(credited_rows & (reasons == 0), removals, 0.0)
-        tco2e = np.where(only_base & ~np.isnan(unmatched), unmatched, tco2e)
+        lost = only_base & ~np.isnan(unmatched) & (reasons == k.BIT["not_in_current"])
+        tco2e = np.where(lost, unmatched, tco2e)
 
         columns = {
             "factor": np.where(has_cur, cur.factor, NAN),
@@ -291,9 +294,10 @@ class CcerAfforestationMethod:
                 if state == ONLY_BASELINE:
                     row.update(factor_t1=c1.factor, stock_t1=c1.stock)
                     row["unmatched_effect"] = -c1.stock
-                    bits = c1.bits | k.BIT["not_in_current"]
-                    if not math.isnan(c1.stock):
-                        value = -c1.stock
+                    bits = c1.bits | self._row_eligibility(baseline, i, year_from)
+                    if bits == 0 and not math.isnan(c1.stock):
+                        value = -c1.stock  # a project parcel was lost
+                    bits |= k.BIT["not_in_current"]
                 else:
                     row.update(factor=c2.factor, stock_t2=c2.stock)
                     bits = self._row_eligibility(inputs.current, i, year_from)
