@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tanhui.errors import InventoryError, Problem
 
 # Order matters: UTF-8 is strict enough that GBK text almost never decodes as UTF-8 by accident;
@@ -45,8 +47,11 @@ def decode_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple
     raise _undecodable(data, source, list(CANDIDATES), first_error)
 
 
-def _cjk_count(text: str) -> int:
-    return sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
 
 
 def _looks_like_misread_gbk(text: str, data: bytes) -> bool:
@@ -55,10 +60,10 @@ def _looks_like_misread_gbk(text: str, data: bytes) -> bool:
     Chinese inventory files are full of CJK characters: when the UTF-8 reading has none but
     non-ASCII letters, and the GB18030 reading has CJK characters, the file is GBK.
     """
-    if text.isascii() or _cjk_count(text):
+    if text.isascii() or _has_cjk(text):
         return False
     try:
-        return _cjk_count(data.decode("gb18030")) > 0
+        return _has_cjk(data.decode("gb18030"))
     except UnicodeDecodeError:
         return False
 
