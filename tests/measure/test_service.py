@@ -1,0 +1,139 @@
+"""The measurement service: matching two inventories by id, breakdowns, provenance and verify."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tanhui.errors import MethodError, ProvenanceMismatch
+from tanhui.inventory import read_inventory
+from tanhui.measure.methods import get_method
+from tanhui.measure.methods.base import MATCHED, ONLY_BASELINE, ONLY_CURRENT, MethodOptions
+from tanhui.measure.params import default_parameters
+from tanhui.measure.service import align, measure_files, measure_inventories, verify
+
+PARAMS = default_parameters()
+
+
+def inventory_csv(path, rows):
+    """rows: (id, area_ha, group, volume, village)."""
+    lines = ["小班号,面积(公顷),树种组,每公顷蓄积,村"]
+    lines += [f"{i},{a},{g},{v},{village}" for i, a, g, v, village in rows]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return read_inventory(path)
+
+
+ids_strategy = st.lists(
+    st.from_regex(r"[A-C][0-9]{1,2}", fullmatch=True), min_size=1, max_size=12, unique=True
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(now=ids_strategy, then=ids_strategy)
+def test_align_is_the_union_with_correct_flags(tmp_path, now, then):
+    current = inventory_csv(
+        tmp_path / "now.csv", [(i, 1 + k, "杉木", 100 + k, "甲村") for k, i in enumerate(now)]
+    )
+    baseline = inventory_csv(
+        tmp_path / "then.csv", [(i, 2 + k, "马尾松", 50 + k, "乙村") for k, i in enumerate(then)]
+    )
+    ids, cur, base, match = align(current, baseline)
+    ids = ids.to_pylist()
+    assert sorted(ids) == sorted(set(now) | set(then))
+    assert ids[: len(now)] == now  # current order first
+    for row, id_ in enumerate(ids):
+        expected = (
+            MATCHED
+            if (id_ in now and id_ in then)
+            else ONLY_CURRENT
+            if id_ in now
+            else ONLY_BASELINE
+        )
+        assert match[row] == expected
+        area_now = cur.number("area_ha")[row]
+        area_then = base.number("area_ha")[row]
+        assert (area_now == 1 + now.index(id_)) if id_ in now else np.isnan(area_now)
+        assert (area_then == 2 + then.index(id_)) if id_ in then else np.isnan(area_then)
+        codes, labels = base.category("species_group")
+        assert (labels[codes[row]] == "马尾松") if id_ in then else codes[row] == -1
+
+
+def test_same_rows_in_another_order_all_match(tmp_path):
+    rows = [
+        ("X1", 1, "杉木", 100, "甲村"),
+        ("X2", 2, "杉木", 110, "甲村"),
+        ("X3", 3, "马尾松", 90, "乙村"),
+    ]
+    current = inventory_csv(tmp_path / "a.csv", rows)
+    baseline = inventory_csv(tmp_path / "b.csv", rows[::-1])
+    result = measure_inventories(
+        current, method=get_method("stock-difference"), params=PARAMS, baseline=baseline
+    )
+    assert (result.match == MATCHED).all()
+    assert result.total_tco2e == 0.0
+    assert result.unmatched()["only_in_baseline"]["count"] == 0
+
+
+def test_vanished_rows_are_reported_and_labelled_from_the_baseline(tmp_path):
+    current = inventory_csv(tmp_path / "a.csv", [("X1", 1, "杉木", 100, "甲村")])
+    baseline = inventory_csv(
+        tmp_path / "b.csv", [("X1", 1, "杉木", 90, "甲村"), ("X9", 2, "马尾松", 50, "乙村")]
+    )
+    result = measure_inventories(
+        current, method=get_method("stock-difference"), params=PARAMS, baseline=baseline
+    )
+    pine = PARAMS.tco2e_per_m3()[PARAMS.index_of("马尾松")]
+    fir = PARAMS.tco2e_per_m3()[PARAMS.index_of("杉木")]
+    gone = result.unmatched()["only_in_baseline"]
+    assert gone["ids"] == ["X9"] and gone["tco2e"] == pytest.approx(-2 * 50 * pine)
+    # the vanished row's loss lands on its baseline village and group, not on "(未填)"
+    assert result.totals_by("by_village") == pytest.approx({"甲村": 10 * fir, "乙村": -100 * pine})
+    assert result.totals_by("by_group") == pytest.approx({"杉木": 10 * fir, "马尾松": -100 * pine})
+
+
+def test_baseline_rules_are_enforced(tmp_path):
+    one = inventory_csv(tmp_path / "a.csv", [("X1", 1, "杉木", 100, "甲村")])
+    with pytest.raises(MethodError, match="--baseline"):
+        measure_inventories(one, method=get_method("stock-difference"), params=PARAMS)
+    with pytest.raises(MethodError, match="uses one inventory"):
+        measure_inventories(one, method=get_method("stock"), params=PARAMS, baseline=one)
+
+
+def test_verify_accepts_its_own_result_and_names_differences(tmp_path):
+    path = tmp_path / "a.csv"
+    inventory_csv(path, [("X1", 1, "杉木", 100, "甲村"), ("X2", 3, "竹类", "", "甲村")])
+    options = MethodOptions(year_from=2016, year_to=2021)
+    first = measure_files(path, method="smcer", options=options)
+    stored = json.loads(json.dumps(first.to_dict()))
+    verify(measure_files(path, method="smcer", options=options), stored)  # identical: no error
+    with pytest.raises(ProvenanceMismatch) as info:
+        verify(
+            measure_files(
+                path, method="smcer", options=MethodOptions(year_from=2015, year_to=2021)
+            ),
+            stored,
+        )
+    assert any(d.startswith("options.year_from") for d in info.value.differences)
+    assert any(d.startswith("result.total_tco2e") for d in info.value.differences)
+    assert info.value.exit_code == 1
+
+
+def test_growth_curves_are_recorded_in_provenance(demo_small):
+    result = measure_files(
+        demo_small.csv_2021, baseline=demo_small.csv_2016, method="forest-management"
+    )
+    growth = result.provenance["options"]["growth"]
+    assert "杉木" in json.dumps(growth, ensure_ascii=False)
+    other = measure_files(
+        demo_small.csv_2021,
+        baseline=demo_small.csv_2016,
+        method="forest-management",
+        growth="schumacher",
+    )
+    assert other.provenance["options"]["growth"] != growth
