@@ -1,0 +1,3 @@
+from tanhui.cli import main
+
+main()

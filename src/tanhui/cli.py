@@ -1,0 +1,768 @@
+"""The ``tanhui`` command line: one sub-command group per room, thin over the services.
+
+Errors a user can cause print a message in Chinese or English (by locale: ``TANHUI_LANG`` or
+``LANG``) and exit with 2; ``measure --check`` exits with 1 when a recomputation differs.
+Progress goes to stderr, results to stdout (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tanhui import __version__
+from tanhui.errors import InventoryError, TanhuiError
+from tanhui.i18n import pick
+
+app = typer.Typer(
+    name="tanhui",
+    help="碳汇 tanhui：从小班清查数据到林业碳票 / from forest inventories to forestry carbon tickets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+inventory_app = typer.Typer(help="小班清查数据 / forest inventory files.", no_args_is_help=True)
+params_app = typer.Typer(help="树种参数 / species parameters.", no_args_is_help=True)
+growth_app = typer.Typer(help="生长模型 / growth projection.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(params_app, name="params")
+app.add_typer(growth_app, name="growth")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class ShortFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def handles_errors(func: F) -> F:
+    """Turn a :class:`TanhuiError` into its message and exit code instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InventoryError as exc:
+            _print_problems(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except TanhuiError as exc:
+            err.print(f"[bold red]{pick('错误', 'Error')}:[/] {exc.message()}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_problems(exc: InventoryError, limit: int = 200) -> None:
+    err.print(f"[bold red]{pick('错误', 'Error')}:[/] {exc.message()}")
+    table = Table(show_lines=False)
+    for title in (
+        pick("行", "row"),
+        pick("列", "column"),
+        pick("值", "value"),
+        pick("原因", "reason"),
+    ):
+        table.add_column(title, overflow="fold")
+    for problem in exc.problems[:limit]:
+        table.add_row(
+            "" if problem.row is None else str(problem.row),
+            problem.column or "",
+            "" if problem.value is None else str(problem.value),
+            problem.reason(),
+        )
+    err.print(table)
+    if len(exc.problems) > limit:
+        err.print(
+            pick(
+                f"……另有 {len(exc.problems) - limit} 个问题，用 --format json 查看全部。",
+                f"… and {len(exc.problems) - limit} more; use --format json to see them all.",
+            )
+        )
+
+
+@contextmanager
+def _progress(total_label: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current stage on stderr (silent when stderr is not a terminal)."""
+    stages = {
+        "read": ("读取清查文件", "reading the inventory"),
+        "read-baseline": ("读取前期清查文件", "reading the earlier inventory"),
+        "align": ("按小班号匹配", "matching sub-compartments"),
+        "compute": ("计算", "computing"),
+        "write": ("写出结果", "writing the result"),
+    }
+    with err.status(total_label) as status:
+
+        def advance(stage: str) -> None:
+            zh, en = stages.get(stage, (stage, stage))
+            status.update(f"{total_label} — {pick(zh, en)}")
+
+        yield advance
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"tanhui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="显示版本 / show the version.",
+        ),
+    ] = False,
+) -> None:
+    """碳汇 tanhui."""
+
+
+# ---------------------------------------------------------------------------------------- inventory
+
+ReadOptions = dict[str, Any]
+
+
+def _read_options(
+    layer: str | None, encoding: str | None, area_unit: str | None, id_columns: str | None
+) -> ReadOptions:
+    options: ReadOptions = {}
+    if layer:
+        options["layer"] = layer
+    if encoding:
+        options["encoding"] = encoding
+    if area_unit:
+        options["area_unit"] = area_unit
+    if id_columns:
+        options["id_columns"] = [
+            c.strip() for c in id_columns.replace("，", ",").split(",") if c.strip()
+        ]
+    return options
+
+
+LayerOpt = Annotated[
+    str | None, typer.Option("--layer", help="图层或工作表名 / layer or sheet name.")
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="强制文本编码，如 gbk / force a text encoding.")
+]
+AreaUnitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--area-unit", help="“面积”列的单位 ha 或 mu / unit of a bare 面积 column: ha or mu."
+    ),
+]
+IdColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--id-columns",
+        help="用多列组成小班唯一号，如 村,林班号,小班号 / compose the id from columns.",
+    ),
+]
+
+
+@inventory_app.command("check")
+@handles_errors
+def inventory_check(
+    file: Annotated[
+        Path, typer.Argument(help="小班数据文件 / inventory file (CSV, XLSX, GPKG, SHP, Parquet).")
+    ],
+    layer: LayerOpt = None,
+    encoding: EncodingOpt = None,
+    area_unit: AreaUnitOpt = None,
+    id_columns: IdColumnsOpt = None,
+    params: Annotated[
+        Path | None, typer.Option("--params", help="参数文件（新增树种组）/ parameter file.")
+    ] = None,
+    format: Annotated[
+        ShortFormat, typer.Option("--format", help="输出格式 / output format.")
+    ] = ShortFormat.table,
+) -> None:
+    """检查清查文件：通过则退出码 0 并汇总；否则退出码 2 并列出全部问题。
+    Check an inventory file: exit 0 with a summary, or exit 2 listing every problem."""
+    from tanhui.inventory import check_inventory
+    from tanhui.measure.params import load_parameters
+
+    known = load_parameters(params).groups
+    with _progress(pick("检查", "checking")):
+        inventory, problems = check_inventory(
+            file, known_groups=known, **_read_options(layer, encoding, area_unit, id_columns)
+        )
+    if format is ShortFormat.json:
+        doc: dict[str, Any] = {"file": str(file), "ok": not problems}
+        if inventory is not None:
+            doc["summary"] = inventory.summary()
+            doc["content_hash"] = inventory.content_hash
+        doc["problems"] = [p.to_dict() for p in problems]
+        out.print_json(json.dumps(doc, ensure_ascii=False, default=str))
+        if problems:
+            raise typer.Exit(2)
+        return
+    if problems:
+        raise InventoryError(str(file), problems)
+    assert inventory is not None
+    summary = inventory.summary()
+    out.print(
+        pick(
+            f"[green]✓[/] {file}：{summary['rows']} 个小班，总面积 {summary['total_area_ha']:,.2f} 公顷，格式 {inventory.source.format}"
+            f"（{inventory.source.encoding or '-'}），无问题。",
+            f"[green]✓[/] {file}: {summary['rows']} sub-compartments, {summary['total_area_ha']:,.2f} ha, "
+            f"format {inventory.source.format} ({inventory.source.encoding or '-'}); no problems.",
+        )
+    )
+    table = Table(title=pick("按树种组", "By species group"))
+    table.add_column(pick("树种组", "species group"))
+    table.add_column(pick("小班数", "rows"), justify="right")
+    table.add_column(pick("面积(公顷)", "area (ha)"), justify="right")
+    for group, facts in summary["by_species_group"].items():
+        table.add_row(group, f"{facts['count']:,}", f"{facts['area_ha']:,.2f}")
+    out.print(table)
+    out.print(pick("内容哈希", "content hash") + f": {inventory.content_hash}")
+
+
+# ------------------------------------------------------------------------------------------ measure
+
+
+@app.command("measure")
+@handles_errors
+def measure(
+    file: Annotated[
+        Path, typer.Argument(help="（后期）小班数据文件 / the (later) inventory file.")
+    ],
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", help="方法学，见 `tanhui methods` / methodology, see `tanhui methods`."
+        ),
+    ],
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="前期清查文件 / the earlier inventory file.")
+    ] = None,
+    year_from: Annotated[
+        float | None, typer.Option("--from", help="监测期起始年 / start year of the period.")
+    ] = None,
+    year_to: Annotated[
+        float | None, typer.Option("--to", help="监测期结束年 / end year of the period.")
+    ] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option("--params", help="参数文件（覆盖默认值）/ parameter overrides (CSV)."),
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="输出格式 / output format.")
+    ] = Format.table,
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件 / output file.")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="只输出汇总，不含小班明细 / totals only, no rows.")
+    ] = False,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check", help="重算并与该结果文件比对 / recompute and compare with this result."
+        ),
+    ] = None,
+    reserve_share: Annotated[
+        float,
+        typer.Option(
+            "--reserve-share", min=0.0, max=1.0, help="smcer 风险储备比例 / smcer reserve share."
+        ),
+    ] = 0.0,
+    hwp_share: Annotated[
+        float,
+        typer.Option(
+            "--hwp-share",
+            min=0.0,
+            max=1.0,
+            help="stop-logging 长期木产品比例 / long-lived wood products share.",
+        ),
+    ] = 0.0,
+    baseline_growth_factor: Annotated[
+        float,
+        typer.Option(
+            "--baseline-growth-factor",
+            min=0.0,
+            help="forest-management 基线生长系数 / baseline growth factor.",
+        ),
+    ] = 1.0,
+    growth: Annotated[
+        str | None,
+        typer.Option("--growth", help="生长模型 richards 或 schumacher / growth model family."),
+    ] = None,
+    yield_table: Annotated[
+        Path | None,
+        typer.Option(
+            "--yield-table", help="收获表 CSV（树种组,年龄,每公顷蓄积）/ yield table CSV."
+        ),
+    ] = None,
+    layer: LayerOpt = None,
+    encoding: EncodingOpt = None,
+    area_unit: AreaUnitOpt = None,
+    id_columns: IdColumnsOpt = None,
+) -> None:
+    """按方法学计量碳汇量（tCO2e），附可复算的来源信息。
+    Measure tCO2e under a methodology, with provenance anyone can recompute."""
+    from tanhui.measure import export
+    from tanhui.measure.methods.base import MethodOptions
+    from tanhui.measure.service import measure_files, verify
+
+    options = MethodOptions(
+        year_from=year_from,
+        year_to=year_to,
+        reserve_share=reserve_share,
+        hwp_share=hwp_share,
+        baseline_growth_factor=baseline_growth_factor,
+    )
+    if format is Format.xlsx and out_path is None:
+        raise TanhuiError("xlsx 格式需要 --out 文件名。", "The xlsx format needs --out FILE.")
+    with _progress(pick("计量", "measuring")) as advance:
+        result = measure_files(
+            file,
+            method=method,
+            baseline=baseline,
+            params_file=params,
+            options=options,
+            growth=growth,
+            yield_table=yield_table,
+            read_options=_read_options(layer, encoding, area_unit, id_columns),
+            progress=advance,
+        )
+        if check is not None:
+            verify(result, _load_result(check))
+            out.print(
+                pick(
+                    f"[green]✓[/] 重算结果与 {check} 一致：{result.total_tco2e:,.3f} tCO2e",
+                    f"[green]✓[/] Recomputation matches {check}: {result.total_tco2e:,.3f} tCO2e",
+                )
+            )
+            return
+        advance("write")
+        if format is Format.table:
+            _print_result(result)
+        elif format is Format.json:
+            _emit(export.to_json(result, include_rows=not summary), out_path)
+        elif format is Format.csv:
+            if out_path is None:
+                export.write_csv(result, sys.stdout.buffer)
+            else:
+                with out_path.open("wb") as handle:
+                    export.write_csv(result, handle)
+        else:
+            assert out_path is not None
+            export.write_xlsx(result, out_path)
+    if out_path is not None:
+        err.print(pick(f"已写出 {out_path}", f"Wrote {out_path}"))
+
+
+def _load_result(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise TanhuiError(f"找不到结果文件 {path}。", f"Result file {path} not found.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise TanhuiError(
+            f"{path} 不是 JSON 结果文件。",
+            f"{path} is not a JSON result file.",
+            hint_zh="请用 `tanhui measure … --format json --out 文件` 生成。",
+            hint_en="Write one with `tanhui measure … --format json --out FILE`.",
+        ) from None
+
+
+def _emit(text: str, path: Path | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        path.write_text(text, "utf-8")
+
+
+def _print_result(result: Any) -> None:
+    from tanhui.measure.export import BREAKDOWN_TITLES
+
+    summary = result.summary()
+    method = result.method
+    out.print(
+        f"[bold]{method.name}[/] — {pick(method.title_zh, method.title_en)}  (v{method.version})"
+    )
+    out.print(pick("合计", "Total") + f": [bold green]{summary['total_tco2e']:,.3f}[/] tCO2e")
+    for key, value in summary["deductions"].items():
+        out.print(pick(f"  扣减 {key}", f"  deduction {key}") + f": {value:,.3f} tCO2e")
+    out.print(
+        pick(
+            f"计量小班 {summary['rows_measured']:,} 个，计入 {summary['rows_credited']:,} 个",
+            f"{summary['rows_measured']:,} rows measured, {summary['rows_credited']:,} credited",
+        )
+    )
+    if summary["excluded"]:
+        reasons = {r.code: pick(r.zh, r.en) for r in result.output.reason_table}
+        table = Table(title=pick("未计入原因", "Why rows were not credited"))
+        table.add_column(pick("原因", "reason"))
+        table.add_column(pick("小班数", "rows"), justify="right")
+        for code, count in summary["excluded"].items():
+            table.add_row(reasons.get(code, code), f"{count:,}")
+        out.print(table)
+    if "unmatched" in summary:
+        u = summary["unmatched"]
+        out.print(
+            pick(
+                f"两期未匹配：仅后期 {u['only_in_current']['count']} 个（未计入），仅前期 {u['only_in_baseline']['count']} 个（按损失计 {u['only_in_baseline']['tco2e']:,.3f} tCO2e）",
+                f"Unmatched: {u['only_in_current']['count']} only in the later inventory (not credited), "
+                f"{u['only_in_baseline']['count']} only in the earlier one (counted as loss, {u['only_in_baseline']['tco2e']:,.3f} tCO2e)",
+            )
+        )
+    for key in ("by_group", "by_age_class", "by_township"):
+        values = summary[key]
+        if not values:
+            continue
+        zh, en = BREAKDOWN_TITLES[key]
+        table = Table(title=pick(zh, en))
+        table.add_column(pick("类别", "label"))
+        table.add_column("tCO2e", justify="right")
+        table.add_column(pick("占比", "share"), justify="right")
+        total = sum(values.values()) or 1.0
+        for label, value in list(values.items())[:20]:
+            table.add_row(label, f"{value:,.3f}", f"{100 * value / total:.1f}%")
+        out.print(table)
+    prov = summary["provenance"]
+    out.print(
+        pick("来源", "Provenance") + f": tanhui {prov['tanhui_version']}, "
+        f"{pick('参数', 'parameters')} {prov['parameters']['name']} {prov['parameters']['version']} "
+        f"({prov['parameters']['hash'][:12]}), "
+        + ", ".join(f"{k} {v['content_hash'][:12]}" for k, v in prov["inputs"].items())
+    )
+    out.print(
+        pick(
+            "（小班明细请用 --format json/csv/xlsx 输出）",
+            "(per-row values: --format json, csv or xlsx)",
+        ),
+        style="dim",
+    )
+
+
+@app.command("methods")
+def methods() -> None:
+    """列出方法学 / list the methodologies."""
+    from tanhui.measure.methods import METHODS
+
+    table = Table()
+    for title in (
+        pick("名称", "name"),
+        pick("版本", "version"),
+        pick("方法学", "methodology"),
+        pick("前期数据", "earlier inventory"),
+        pick("适用条件", "applicability"),
+    ):
+        table.add_column(title, overflow="fold")
+    need = {
+        "required": pick("必需", "required"),
+        "optional": pick("可选", "optional"),
+        "none": pick("不用", "not used"),
+    }
+    for name, m in METHODS.items():
+        table.add_row(
+            name,
+            m.version,
+            pick(m.title_zh, m.title_en),
+            need[m.baseline],
+            pick(getattr(m, "applicability_zh", ""), getattr(m, "applicability_en", "")),
+        )
+    out.print(table)
+
+
+# ------------------------------------------------------------------------------------------- plots
+
+
+@app.command("plots")
+@handles_errors
+def plots(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="样地 CSV：stratum, stratum_area_ha, plot, biomass_t_per_ha / plot file."
+        ),
+    ],
+    carbon_fraction: Annotated[
+        float, typer.Option("--carbon-fraction", min=0.3, max=0.6, help="含碳率 / carbon fraction.")
+    ] = 0.47,
+    format: Annotated[
+        ShortFormat, typer.Option("--format", help="输出格式 / output format.")
+    ] = ShortFormat.table,
+    encoding: EncodingOpt = None,
+) -> None:
+    """样地法估计碳储量及其不确定性（AR-TOOL14）。
+    Sample-plot estimate of the carbon stock, its 90 % uncertainty and the conservative value (AR-TOOL14)."""
+    from tanhui.inventory.plotfile import read_plots
+    from tanhui.measure.plots import estimate_stock
+
+    table = read_plots(file, encoding=encoding)
+    estimate = estimate_stock(
+        table.stratum,
+        table.stratum_area_ha,
+        table.biomass_t_per_ha,
+        carbon_fraction=carbon_fraction,
+    )
+    doc = estimate.to_dict()
+    if format is ShortFormat.json:
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    out.print(pick("碳储量", "Carbon stock") + f": [bold]{doc['carbon_tco2e']:,.3f}[/] tCO2e")
+    out.print(pick("不确定性 (90%)", "Uncertainty (90 %)") + f": {100 * doc['uncertainty']:.2f}%")
+    out.print(pick("扣减比例", "Discount") + f": {100 * doc['discount']:.0f}%")
+    out.print(
+        pick("保守值", "Conservative value")
+        + f": [bold green]{doc['conservative_tco2e']:,.3f}[/] tCO2e"
+    )
+
+
+# ------------------------------------------------------------------------------------------ params
+
+
+@params_app.command("show")
+@handles_errors
+def params_show(
+    params: Annotated[
+        Path | None, typer.Option("--params", help="参数文件 / parameter overrides.")
+    ] = None,
+) -> None:
+    """显示参数表及来源 / show the parameter set with sources."""
+    from tanhui.measure.params import VALUE_COLUMNS, load_parameters
+
+    ps = load_parameters(params)
+    factor = ps.tco2e_per_m3()
+    table = Table(title=f"{ps.name} {ps.version} ({ps.hash[:12]})")
+    for title in (
+        pick("树种组", "group"),
+        "WD",
+        "BEF",
+        "R",
+        "CF",
+        pick("默认速率", "rate/亩·a"),
+        "tCO2e/m³",
+        pick("状态", "status"),
+    ):
+        table.add_column(title)
+    for i, group in enumerate(ps.groups):
+        cells = [
+            f"{ps.values[c][i]:.3f}" if ps.values[c][i] == ps.values[c][i] else "—"
+            for c in VALUE_COLUMNS
+        ]
+        f = factor[i]
+        table.add_row(group, *cells, "—" if f != f else f"{f:.4f}", ps.texts["status"][i])
+    out.print(table)
+
+
+@params_app.command("export")
+@handles_errors
+def params_export(
+    file: Annotated[Path, typer.Argument(help="写出的 CSV / CSV to write.")],
+) -> None:
+    """写出默认参数表，供修改后用 --params 传入 / write the default table to edit and pass with --params."""
+    from tanhui.measure.params import default_parameters
+
+    file.write_text(default_parameters().to_csv(), "utf-8")
+    err.print(pick(f"已写出 {file}", f"Wrote {file}"))
+
+
+# ------------------------------------------------------------------------------------------ growth
+
+FamilyOpt = Annotated[
+    str, typer.Option("--family", help="richards 或 schumacher / growth model family.")
+]
+
+
+@growth_app.command("fit")
+@handles_errors
+def growth_fit(
+    file: Annotated[Path, typer.Argument(help="小班数据文件 / inventory file.")],
+    family: FamilyOpt = "richards",
+    min_rows: Annotated[
+        int, typer.Option("--min-rows", min=3, help="每个树种组最少小班数 / rows needed per group.")
+    ] = 20,
+    format: Annotated[
+        ShortFormat, typer.Option("--format", help="输出格式 / output format.")
+    ] = ShortFormat.table,
+    layer: LayerOpt = None,
+) -> None:
+    """用本县清查数据拟合各树种组生长曲线 / fit growth curves per species group from your inventory."""
+    from tanhui.measure.params import load_parameters
+    from tanhui.measure.service import growth_curves, read_for_params
+
+    params = load_parameters()
+    with _progress(pick("拟合", "fitting")):
+        inventory = read_for_params(file, params, **_read_options(layer, None, None, None))
+        curves, report = growth_curves(inventory, params, family=family, min_rows=min_rows)
+    if format is ShortFormat.json:
+        out.print_json(
+            json.dumps(
+                {"report": report.to_dict(), "curves": curves.describe()}, ensure_ascii=False
+            )
+        )
+        return
+    table = Table(title=pick(f"生长曲线（{family}）", f"Growth curves ({family})"))
+    for title in (
+        pick("树种组", "group"),
+        pick("小班数", "rows"),
+        pick("模型", "family"),
+        "a",
+        "b",
+        "c",
+        "RMSE",
+        "R²",
+        pick("说明", "note"),
+    ):
+        table.add_column(title)
+    for g in report.groups:
+        if g.n == 0:
+            continue
+        a, b, c = (f"{x:.4g}" if x == x else "—" for x in g.coefficients)
+        table.add_row(
+            g.group,
+            f"{g.n:,}",
+            g.family or "—",
+            a,
+            b,
+            c,
+            f"{g.rmse:.1f}" if g.rmse == g.rmse else "—",
+            f"{g.r2:.3f}" if g.r2 == g.r2 else "—",
+            g.reason() if g.note else "",
+        )
+    out.print(table)
+
+
+@growth_app.command("project")
+@handles_errors
+def growth_project(
+    file: Annotated[Path, typer.Argument(help="小班数据文件 / inventory file.")],
+    years: Annotated[
+        str, typer.Option("--years", help="预测年数，逗号分隔 / years ahead, comma-separated.")
+    ] = "5,10,20,30,40",
+    family: FamilyOpt = "richards",
+    yield_table: Annotated[
+        Path | None, typer.Option("--yield-table", help="收获表 CSV / yield table CSV.")
+    ] = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="table、json 或 csv / output format.")
+    ] = Format.table,
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件 / output file.")] = None,
+    layer: LayerOpt = None,
+) -> None:
+    """预测各小班未来蓄积和碳储量（事前估计，不打折扣）/ project volumes and tree carbon ahead (ex-ante)."""
+    import numpy as np
+
+    from tanhui.measure.params import load_parameters
+    from tanhui.measure.service import project_inventory, read_for_params
+
+    try:
+        offsets = [float(y) for y in years.replace("，", ",").split(",") if y.strip()]
+    except ValueError:
+        raise TanhuiError(
+            f"--years 应为数字列表，如 5,10,20：{years}",
+            f"--years must be numbers like 5,10,20: {years}",
+        ) from None
+    if format is Format.xlsx:
+        raise TanhuiError(
+            "growth project 支持 table、json、csv。", "growth project writes table, json or csv."
+        )
+    params = load_parameters()
+    with _progress(pick("生长预测", "projecting")):
+        inventory = read_for_params(file, params, **_read_options(layer, None, None, None))
+        projection = project_inventory(
+            inventory, params, offsets, family=family, yield_table=yield_table
+        )
+    totals = projection.totals()
+    if format is Format.csv:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        columns = {"id": projection.ids}
+        for j, y in enumerate(projection.years):
+            columns[f"volume_m3_per_ha_+{y:g}"] = pa.array(
+                projection.volume[:, j], from_pandas=True
+            )
+            columns[f"stock_tco2e_+{y:g}"] = pa.array(
+                projection.stock_tco2e[:, j], from_pandas=True
+            )
+        sink = out_path.open("wb") if out_path else sys.stdout.buffer
+        sink.write(b"\xef\xbb\xbf")
+        pacsv.write_csv(pa.table(columns), sink)
+        if out_path:
+            sink.close()
+        return
+    if format is Format.json:
+        doc = {
+            "years": projection.years.tolist(),
+            "stock_tco2e": [totals[y] for y in projection.years.tolist()],
+            "projectable_rows": int(np.isfinite(projection.volume[:, 0]).sum())
+            if len(projection.years)
+            else 0,
+            "rows": len(projection.ids),
+            "growth": projection.curves.describe(),
+        }
+        _emit(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", out_path)
+        return
+    table = Table(title=pick("预测碳储量（乔木层）", "Projected tree carbon stock"))
+    table.add_column(pick("年后", "years ahead"), justify="right")
+    table.add_column("tCO2e", justify="right")
+    for y, value in totals.items():
+        table.add_row(f"{y:g}", f"{value:,.0f}")
+    out.print(table)
+    projectable = int(np.isfinite(projection.volume[:, 0]).sum()) if len(projection.years) else 0
+    out.print(
+        pick(
+            f"可预测小班 {projectable:,}/{len(projection.ids):,}（事前估计不作不确定性扣减）",
+            f"{projectable:,}/{len(projection.ids):,} rows projectable (ex-ante estimates are not discounted)",
+        ),
+        style="dim",
+    )
+
+
+# -------------------------------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+@handles_errors
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="示范数据目录 / where the demo files go.")
+    ] = Path("tanhui-demo"),
+    rows: Annotated[
+        int, typer.Option("--rows", min=100, help="小班数 / sub-compartments.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="随机种子 / seed.")] = 2026,
+    build_only: Annotated[
+        bool, typer.Option("--build-only", help="只生成数据 / only build the files.")
+    ] = False,
+) -> None:
+    """生成示范县数据并走一遍计量流程 / build the demo county and run the measurement chain on it."""
+    from tanhui.demo_run import run_demo
+
+    run_demo(directory, rows=rows, seed=seed, build_only=build_only, console=out, status=err)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
