@@ -201,7 +201,9 @@ def run_step(name: str, *args: object) -> dict:
     """Run one step in a fresh interpreter; return its figures and its peak resident memory."""
     here = str(Path(__file__).parent)
     code = (
+        # every step runs with the allocator setting the `tanhui` command uses (see tanhui._memory)
         f"import json, resource, sys; sys.path.insert(0, {here!r}); import measure as b; "
+        "from tanhui._memory import tune_for_arrays; tune_for_arrays(); "
         f"r = b.STEPS[{name!r}](*json.loads(sys.argv[1])); "
         "r['peak_bytes'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024; print(json.dumps(r))"
     )

@@ -761,6 +761,9 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    from tanhui._memory import tune_for_arrays
+
+    tune_for_arrays()
     app()
 
 

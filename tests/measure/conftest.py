@@ -56,7 +56,7 @@ def build_stands(
                 [-1 if v is None else seen.index(str(v)) for v in values], dtype=np.int32
             )
             labels[name] = tuple(seen)
-    return Stands(numbers, codes, labels, content_hash="test", survey_year=survey_year)
+    return Stands(numbers, codes, labels, survey_year=survey_year)
 
 
 class SchumacherGrowth:
@@ -166,7 +166,7 @@ def random_stands(rng: np.random.Generator, n: int, survey_year: float | None) -
         if name != "species_group" and rng.random() < 0.08:
             continue  # column absent
         codes[name], labels[name] = _category(rng, n, pool)
-    return Stands(_numbers(rng, n), codes, labels, "random", survey_year=survey_year)
+    return Stands(_numbers(rng, n), codes, labels, survey_year=survey_year)
 
 
 def blank_rows(stands: Stands, rows: np.ndarray) -> Stands:
@@ -175,7 +175,6 @@ def blank_rows(stands: Stands, rows: np.ndarray) -> Stands:
         {k: np.where(rows, np.nan, v) for k, v in stands.numbers.items()},
         {k: np.where(rows, -1, v).astype(np.int32) for k, v in stands.codes.items()},
         stands.labels,
-        stands.content_hash,
         stands.survey_year,
     )
 

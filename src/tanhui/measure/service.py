@@ -228,6 +228,9 @@ def measure_inventories(
             hint_zh="两期数据求差请用 stock-difference 或 smcer。",
             hint_en="For the change between two inventories use stock-difference or smcer.",
         )
+    for inventory in (current, baseline):
+        if inventory is not None:
+            inventory.start_hashing()  # overlaps the arithmetic below on the other core
     options = _with_growth(options, method, baseline or current, params, growth, yield_table)
     say("align")
     if baseline is None:

@@ -19,13 +19,12 @@ class Stands:
 
     ``numbers``: float64 arrays (``area_ha``, ``volume_m3_per_ha``, ``age_years`` …).
     ``codes``/``labels``: categorical columns as int32 codes and their labels.
-    ``content_hash``: hash of the canonical input rows (computed by the edge, see provenance).
+    ``survey_year``: the inventory's single survey year, if it has one.
     """
 
     numbers: Mapping[str, np.ndarray]
     codes: Mapping[str, np.ndarray]
     labels: Mapping[str, tuple[str, ...]]
-    content_hash: str
     survey_year: float | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -61,7 +60,6 @@ class Stands:
             numbers={k: v[index] for k, v in self.numbers.items()},
             codes={k: v[index] for k, v in self.codes.items()},
             labels=self.labels,
-            content_hash=self.content_hash,
             survey_year=self.survey_year,
             extra=self.extra,
         )
