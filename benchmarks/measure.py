@@ -118,7 +118,10 @@ def step_measure(paths: list[str], method: str) -> dict:
     later = read_for_params(paths[-1], params)
     earlier = read_for_params(paths[0], params) if len(paths) > 1 else None
     t_read = time.perf_counter()
-    result = measure_inventories(later, method=get_method(method), params=params, baseline=earlier)
+    # the path of `tanhui measure … --summary`: totals and per-row tCO2e, no intermediate columns
+    result = measure_inventories(
+        later, method=get_method(method), params=params, baseline=earlier, keep_columns=False
+    )
     by_group = result.totals_by("by_group")
     t1 = time.perf_counter()
     return {

@@ -347,6 +347,9 @@ def measure(
             yield_table=yield_table,
             read_options=_read_options(layer, encoding, area_unit, id_columns),
             progress=advance,
+            # per-row intermediate values only when the output shows rows
+            keep_columns=format in (Format.csv, Format.xlsx)
+            or (format is Format.json and not summary),
         )
         if check is not None:
             verify(result, _load_result(check))

@@ -137,3 +137,44 @@ def test_growth_curves_are_recorded_in_provenance(demo_small):
         growth="schumacher",
     )
     assert other.provenance["options"]["growth"] != growth
+
+
+@pytest.mark.parametrize(
+    "name", ["stock", "stock-difference", "smcer", "ccer-afforestation", "stop-logging"]
+)
+def test_chunked_compute_equals_one_call(demo_small, name):
+    """Rows computed in chunks of 37 give exactly what one call on all rows gives."""
+    later, earlier = read_inventory(demo_small.csv_2021), read_inventory(demo_small.csv_2016)
+    two = get_method(name).baseline != "none"
+    options = MethodOptions(year_from=2016, year_to=2021, reserve_share=0.07)
+    args = dict(
+        method=get_method(name), params=PARAMS, baseline=earlier if two else None, options=options
+    )
+    whole = measure_inventories(later, chunk_rows=10**9, **args)
+    chunked = measure_inventories(later, chunk_rows=37, **args)
+    np.testing.assert_array_equal(chunked.output.tco2e, whole.output.tco2e)
+    np.testing.assert_array_equal(chunked.output.reasons, whole.output.reasons)
+    assert chunked.output.deductions == pytest.approx(whole.output.deductions, rel=1e-12)
+    assert set(chunked.output.columns) == set(whole.output.columns)
+    for column, values in whole.output.columns.items():
+        np.testing.assert_array_equal(chunked.output.columns[column], values)
+    assert chunked.provenance["result"] == pytest.approx(whole.provenance["result"])
+    slim = measure_inventories(later, chunk_rows=37, keep_columns=False, **args)
+    assert slim.output.columns == {} and slim.total_tco2e == pytest.approx(
+        whole.total_tco2e, rel=1e-12
+    )
+
+
+def test_smcer_reserve_is_taken_on_the_project_total(demo_small):
+    """A chunk with a negative net must not change the reserve: it is share × max(project gross, 0)."""
+    later, earlier = read_inventory(demo_small.csv_2021), read_inventory(demo_small.csv_2016)
+    result = measure_inventories(
+        later,
+        method=get_method("smcer"),
+        params=PARAMS,
+        baseline=earlier,
+        options=MethodOptions(reserve_share=0.1),
+        chunk_rows=5,
+    )
+    gross = float(result.output.tco2e.sum())
+    assert result.output.deductions == {"reserve": pytest.approx(0.1 * max(gross, 0.0))}

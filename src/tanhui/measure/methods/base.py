@@ -125,3 +125,8 @@ class Method(Protocol):
     def compute_naive(self, inputs: MethodInputs) -> MethodOutput:
         """The same arithmetic as a plain per-row loop: the reference the kernel must equal."""
         ...
+
+
+# Rows are independent in every method; only project-level deductions look at the total. A method
+# with such deductions also defines ``project_deductions(inputs, gross) -> dict[str, float]`` so
+# that the edge can compute rows in chunks and apply the deductions once, on the whole project.

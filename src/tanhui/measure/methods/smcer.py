@@ -121,6 +121,10 @@ class SmcerMethod:
             why_en="some rows use the default annual rate",
         )
 
+    def project_deductions(self, inputs: MethodInputs, gross: float) -> dict[str, float]:
+        """Deductions on the project total (the edge may compute rows in chunks)."""
+        return {"reserve": self._reserve_share(inputs) * max(gross, 0.0)}
+
     def _finish(
         self,
         inputs: MethodInputs,
@@ -142,7 +146,7 @@ class SmcerMethod:
             columns=columns,
             reasons=reasons,
             reason_table=self.reasons,
-            deductions={"reserve": share * max(gross, 0.0)},
+            deductions=self.project_deductions(inputs, gross),
             notes=tuple(notes),
         )
 
