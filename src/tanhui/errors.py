@@ -97,3 +97,70 @@ class ProvenanceMismatch(TanhuiError):
             hint_en="Check that the input files, parameter file and tanhui version match.",
         )
         self.differences = differences
+
+
+class DatabaseError(TanhuiError):
+    """The database cannot be reached, is at the wrong schema revision, or refused an operation
+    (migration, backup, restore)."""
+
+
+class RegistryError(TanhuiError):
+    """A registry operation was refused (a serial, a permission or a state does not allow it)."""
+
+
+class SerialError(RegistryError):
+    """A serial number or serial block is malformed, or a split/merge/allocation is impossible.
+
+    ``field`` names the part that is wrong (``scheme``, ``region``, ``project``, ``period``,
+    ``start``, ``end``, ``format``, ``prefix``, ``quantity``, ``serial``); ``value`` is what was
+    found.
+    """
+
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        field: str,
+        value: Any = None,
+        hint_zh: str = "",
+        hint_en: str = "",
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.field, self.value = field, value
+
+
+class PermissionDenied(RegistryError):
+    """The acting role (or organisation) may not perform ``action``; ``allowed`` lists who may."""
+
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        action: str,
+        roles: tuple[str, ...] = (),
+        allowed: tuple[str, ...] = (),
+        hint_zh: str = "",
+        hint_en: str = "",
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.action, self.roles, self.allowed = action, roles, allowed
+
+
+class StateError(RegistryError):
+    """``action`` is not allowed in ``state`` (of a serial block or of an issuance request)."""
+
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        state: str,
+        action: str,
+        allowed_from: tuple[str, ...] = (),
+        hint_zh: str = "",
+        hint_en: str = "",
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.state, self.action, self.allowed_from = state, action, allowed_from
