@@ -762,6 +762,169 @@ def demo(
     run_demo(directory, rows=rows, seed=seed, build_only=build_only, console=out, status=err)
 
 
+# ---------------------------------------------------------------------------------------------- db
+
+db_app = typer.Typer(
+    help="数据库：迁移、备份与恢复 / database: migrations, backup and restore.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="数据库地址，默认取 TANHUI_DATABASE_URL 或数据目录中的 SQLite 文件 / database URL "
+        "(default: TANHUI_DATABASE_URL, or the SQLite file in TANHUI_HOME).",
+    ),
+]
+
+
+def _db_url(db: str | None) -> str:
+    if db:
+        return db
+    from tanhui.config import get_settings
+
+    return get_settings().database_url
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(
+    db: DbOpt = None,
+    revision: Annotated[
+        str, typer.Option("--revision", help="目标版本，默认最新 / target revision.")
+    ] = "head",
+) -> None:
+    """建立或升级数据表（一个事务内完成）/ create or migrate the tables (in one transaction)."""
+    from tanhui.db import current, display_url, upgrade
+
+    url = _db_url(db)
+    before = current(url)
+    upgrade(url, revision)
+    after = current(url)
+    if before == after:
+        out.print(
+            pick(
+                f"数据库 {display_url(url)} 已是版本 {after}，无需升级。",
+                f"Database {display_url(url)} is already at revision {after}.",
+            )
+        )
+    else:
+        out.print(
+            pick(
+                f"[green]✓[/] 数据库 {display_url(url)}：{before or '（空）'} → {after}",
+                f"[green]✓[/] Database {display_url(url)}: {before or '(empty)'} → {after}",
+            )
+        )
+
+
+@db_app.command("downgrade")
+@handles_errors
+def db_downgrade(
+    revision: Annotated[
+        str,
+        typer.Option(
+            "--revision",
+            help="目标版本，base 删除全部数据表 / target revision (base drops every table).",
+        ),
+    ],
+    db: DbOpt = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="不再确认 / do not ask for confirmation.")
+    ] = False,
+) -> None:
+    """降级数据表（会删除较新版本的表及其数据）/ migrate down (drops newer tables and their data)."""
+    from tanhui.db import current, display_url, downgrade
+
+    url = _db_url(db)
+    before = current(url)
+    if not yes:
+        typer.confirm(
+            pick(
+                f"将数据库 {display_url(url)} 从 {before or '（空）'} 降级到 {revision}，被删除的表中的数据将丢失。继续？",
+                f"Downgrade {display_url(url)} from {before or '(empty)'} to {revision}? Data in dropped tables is lost.",
+            ),
+            abort=True,
+        )
+    downgrade(url, revision)
+    after = current(url)
+    out.print(
+        pick(
+            f"[green]✓[/] 数据库 {display_url(url)}：{before or '（空）'} → {after or '（空）'}",
+            f"[green]✓[/] Database {display_url(url)}: {before or '(empty)'} → {after or '(empty)'}",
+        )
+    )
+
+
+@db_app.command("current")
+@handles_errors
+def db_current(db: DbOpt = None) -> None:
+    """显示数据库的架构版本 / show the database's schema revision."""
+    from tanhui.db import current, display_url, head
+
+    url = _db_url(db)
+    revision = current(url)
+    latest = head()
+    out.print(revision or pick("（空）", "(none)"))
+    if revision != latest:
+        err.print(
+            pick(
+                f"{display_url(url)} 不是最新版本 {latest}：请运行 tanhui db upgrade。",
+                f"{display_url(url)} is not at the latest revision {latest}: run `tanhui db upgrade`.",
+            )
+        )
+
+
+@db_app.command("backup")
+@handles_errors
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="备份文件（.jsonl.gz）/ backup file to write.")],
+    db: DbOpt = None,
+) -> None:
+    """备份全部数据到可移植文件（SQLite 与 PostgreSQL 通用）/ back up every row to a portable file."""
+    from tanhui.db import backup, display_url
+
+    url = _db_url(db)
+    with err.status(pick("备份", "backing up")):
+        info = backup(url, file)
+    out.print(
+        pick(
+            f"[green]✓[/] 已备份 {display_url(url)} → {file}：{info.total_rows:,} 行，架构版本 {info.schema_revision}，sha256 {info.sha256[:16]}…",
+            f"[green]✓[/] Backed up {display_url(url)} → {file}: {info.total_rows:,} rows, schema revision {info.schema_revision}, sha256 {info.sha256[:16]}…",
+        )
+    )
+
+
+@db_app.command("restore")
+@handles_errors
+def db_restore(
+    file: Annotated[
+        Path, typer.Argument(help="tanhui db backup 写出的文件 / a file from `tanhui db backup`.")
+    ],
+    db: DbOpt = None,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade",
+            help="目标库没有数据表时先建表 / create the tables first when the target has none.",
+        ),
+    ] = False,
+) -> None:
+    """把备份恢复到空数据库（一个事务内完成）/ restore a backup into an empty database (one transaction)."""
+    from tanhui.db import display_url, restore
+
+    url = _db_url(db)
+    with err.status(pick("恢复", "restoring")):
+        info = restore(url, file, upgrade=upgrade)
+    out.print(
+        pick(
+            f"[green]✓[/] 已恢复 {file} → {display_url(url)}：{info.total_rows:,} 行，架构版本 {info.schema_revision}",
+            f"[green]✓[/] Restored {file} → {display_url(url)}: {info.total_rows:,} rows, schema revision {info.schema_revision}",
+        )
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     from tanhui._memory import tune_for_arrays

@@ -164,3 +164,50 @@ class StateError(RegistryError):
     ) -> None:
         super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
         self.state, self.action, self.allowed_from = state, action, allowed_from
+
+
+class InputError(TanhuiError):
+    """A value given by the user is invalid (a name, a password, a code); ``field`` names it."""
+
+    def __init__(
+        self, zh: str, en: str, *, field: str = "", hint_zh: str = "", hint_en: str = ""
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.field = field
+
+
+class NotFoundError(TanhuiError):
+    """Something named by the user does not exist (or is not visible to them)."""
+
+    def __init__(
+        self,
+        zh: str,
+        en: str,
+        *,
+        kind: str = "",
+        key: Any = None,
+        hint_zh: str = "",
+        hint_en: str = "",
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.kind, self.key = kind, key
+
+
+class ConflictError(TanhuiError):
+    """The request conflicts with what exists (a duplicate name, the last administrator, …)."""
+
+
+class AuthenticationError(TanhuiError):
+    """Who is asking could not be established: wrong credentials, a missing, invalid or expired
+    token or API key, or a deactivated account. ``reason`` is one of ``credentials``,
+    ``missing``, ``invalid_token``, ``expired``, ``inactive``."""
+
+    def __init__(
+        self, zh: str, en: str, *, reason: str = "credentials", hint_zh: str = "", hint_en: str = ""
+    ) -> None:
+        super().__init__(zh, en, hint_zh=hint_zh, hint_en=hint_en)
+        self.reason = reason
+
+
+class ConfigError(TanhuiError):
+    """The settings do not allow this (e.g. the API without a real secret key)."""
