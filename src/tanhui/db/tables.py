@@ -475,6 +475,9 @@ class Block(Base):
     lock_kind: Mapped[str | None] = mapped_column(String(16))
     #: Id of the pledge, freeze or reservation that locks the block.
     lock_ref: Mapped[int | None] = mapped_column(Integer)
+    #: The organisation that holds the lock (the bank, the court, the reserving market operator):
+    #: the only one that may lift it.
+    lock_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     #: The block this one was split from.
     parent_block_id: Mapped[int | None] = mapped_column(ForeignKey("blocks.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

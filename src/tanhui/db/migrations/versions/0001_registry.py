@@ -479,6 +479,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("lock_kind", sa.String(length=16), nullable=True),
         sa.Column("lock_ref", sa.Integer(), nullable=True),
+        sa.Column("lock_organisation_id", sa.Integer(), nullable=True),
         sa.Column("parent_block_id", sa.Integer(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
@@ -520,6 +521,11 @@ def upgrade() -> None:
             ["issuance_request_id"],
             ["issuance_requests.id"],
             name=op.f("fk_blocks_issuance_request_id_issuance_requests"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["lock_organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_blocks_lock_organisation_id_organisations"),
         ),
         sa.ForeignKeyConstraint(
             ["parent_block_id"], ["blocks.id"], name=op.f("fk_blocks_parent_block_id_blocks")
