@@ -9,7 +9,7 @@ import pytest
 from registry_world import actor, build_world, issue, result_document
 from sqlalchemy import text
 
-from tanhui.errors import PermissionDenied, RegistryError, StateError
+from tanhui.errors import NotFoundError, PermissionDenied, RegistryError, StateError
 from tanhui.registry.ledger import Conflict, buffer_share
 from tanhui.registry.permissions import Action, Role
 from tanhui.registry.serials import parse
@@ -222,7 +222,7 @@ def test_retirement_is_final_and_public(world):
     cert = ledger.lookup(retired["certificate_number"])
     assert cert["serial"] == serial and cert["quantity"] == 12
     retired_block = found["blocks"][0]
-    with pytest.raises(RegistryError):
+    with pytest.raises(NotFoundError):
         ledger.lookup("SMCER-350428-000999-20162020-000000001")
     # the retired block never moves again
     holdings, _ = ledger.holdings(a["farm"], states=["RETIRED"])

@@ -41,7 +41,7 @@ from tanhui.db.tables import (
     Retirement,
 )
 from tanhui.db.uow import UnitOfWork, lock_for_update
-from tanhui.errors import RegistryError
+from tanhui.errors import ConflictError, NotFoundError, RegistryError
 from tanhui.registry import events
 from tanhui.registry.lifecycle import (
     BlockState,
@@ -88,16 +88,13 @@ class SystemActor:
     roles: frozenset[Role] = frozenset(Role)
 
 
-class NotFound(RegistryError):
-    """The named record does not exist (or the actor may not see it)."""
+# The ledger's refusals are the project-wide ones (the API maps them to 404 and 409).
+NotFound = NotFoundError
+Conflict = ConflictError
 
 
-class Conflict(RegistryError):
-    """The request contradicts the ledger (double issuance, quantity too large, reused key)."""
-
-
-def _not_found(what_zh: str, what_en: str, ref: object) -> NotFound:
-    return NotFound(f"找不到{what_zh} {ref}。", f"No {what_en} {ref}.")
+def _not_found(what_zh: str, what_en: str, ref: object) -> NotFoundError:
+    return NotFoundError(f"找不到{what_zh} {ref}。", f"No {what_en} {ref}.", kind=what_en, key=ref)
 
 
 # ---------------------------------------------------------------------------------- views
