@@ -296,7 +296,7 @@ def test_export_then_import(world):
         a["issuer"], serial=out["serial"], to_account=world.account("farm"), source="海峡"
     )
     assert back["state"] == "ACTIVE" and ledger.balance(world.org_id("farm"))["balance"] == 90
-    with pytest.raises(RegistryError):
+    with pytest.raises(NotFoundError):
         ledger.import_blocks(
             a["issuer"], serial=out["serial"], to_account=world.account("farm"), source="again"
         )
