@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     def _empty_secret(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("dev_mode", mode="before")
+    @classmethod
+    def _empty_flag(cls, value: object) -> object:
+        # ``TANHUI_DEV=`` (set but empty) means off.
+        return False if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
