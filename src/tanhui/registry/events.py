@@ -34,7 +34,6 @@ from tanhui.db.tables import (
     IssuanceClaim,
     IssuanceRequest,
     MonitoringReport,
-    Organisation,
     Pledge,
     PledgeBlock,
     Project,
@@ -42,9 +41,9 @@ from tanhui.db.tables import (
     Retirement,
 )
 
-#: Tables whose every change is in the log and whose content a replay must reproduce.
+#: Tables whose every change is in the log and whose content a replay must reproduce. (Who the
+#: parties are — organisations, users, roles — is the identity service's, not the ledger's.)
 TRACKED = (
-    Organisation,
     Account,
     Project,
     ProjectSubcompartment,

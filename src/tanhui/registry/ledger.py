@@ -219,24 +219,37 @@ class Ledger:
         region_code: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
+        """Register a party with the identity service, then open its holding account here."""
+        from tanhui.registry import identity
+
+        as_identity = identity.Actor(
+            actor.user_id, actor.username, actor.organisation_id, frozenset(actor.roles), "system"
+        )
+        org = identity.create_organisation(
+            UnitOfWork(self.engine), as_identity, name, kind, region_code=region_code
+        )
+        account = self.open_account(actor, organisation_id=org.id, idempotency_key=idempotency_key)
+        return {"id": org.id, "name": org.name, "kind": org.kind, "account": account["number"]}
+
+    def open_account(
+        self,
+        actor: ActorLike,
+        *,
+        organisation_id: int,
+        kind: str = "holding",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The organisation's account of ``kind`` (opened on first use; one per kind)."""
         require(actor.roles, Action.manage_organisations)
 
         def work(uow: UnitOfWork) -> dict[str, Any]:
-            if uow.session.scalars(select(Organisation).where(Organisation.name == name)).first():
-                raise Conflict(f"机构“{name}”已存在。", f"Organisation '{name}' exists already.")
-            org = Organisation(name=name, kind=kind, region_code=region_code)
-            uow.session.add(org)
-            uow.session.flush()
-            account = self._holding_account(uow, org.id)
-            return {"id": org.id, "name": org.name, "kind": org.kind, "account": account.number}
+            if uow.session.get(Organisation, organisation_id) is None:
+                raise _not_found("机构", "organisation", organisation_id)
+            account = self._holding_account(uow, organisation_id, kind)
+            return {"number": account.number, "organisation_id": organisation_id, "kind": kind}
 
-        return self._run(
-            actor,
-            "organisation_created",
-            {"name": name, "kind": kind, "region_code": region_code},
-            idempotency_key,
-            work,
-        )
+        request = {"organisation_id": organisation_id, "kind": kind}
+        return self._run(actor, "account_opened", request, idempotency_key, work)
 
     def _holding_account(
         self, uow: UnitOfWork, organisation_id: int, kind: str = "holding"
