@@ -210,25 +210,43 @@ def test_serve_checks_before_starting(monkeypatch, sqlite_url, migrated_sqlite_u
     assert runs[-1][1]["factory"] is True and runs[-1][1]["port"] == 8123
 
 
-def test_serve_demo_migrates_and_creates_an_admin(monkeypatch, sqlite_url, capsys):
+def test_serve_demo_migrates_and_seeds_the_demo_county(monkeypatch, sqlite_url, capsys, tmp_path):
     runs = []
     monkeypatch.setattr("uvicorn.run", lambda *a, **kw: runs.append((a, kw)))
     for name in ("TANHUI_DEV", "TANHUI_SECRET_KEY", "TANHUI_DATABASE_URL", "TANHUI_LANG"):
         monkeypatch.setenv(name, "")
     monkeypatch.setenv("TANHUI_LANG", "en")
+    monkeypatch.setenv("TANHUI_HOME", str(tmp_path / "home"))
     serve(sqlite_url, demo=True)
     err = capsys.readouterr().err
-    assert "Demo mode" in err and "username admin" in err
-    password = err.split("password ")[1].split()[0]
+    assert "Demo mode" in err and "Seeded the demo county" in err
+    logins = dict(line.split() for line in err.splitlines() if line.startswith("  "))
+    assert {
+        "admin",
+        "forestry",
+        "eco",
+        "verifier",
+        "issuer",
+        "village",
+        "buyer",
+        "bank",
+        "court",
+    } <= set(logins)
     import os
 
     assert os.environ["TANHUI_DEV"] == "1" and len(os.environ["TANHUI_SECRET_KEY"]) >= 32
     from tanhui.api.app import create_app_from_env
 
     with TestClient(create_app_from_env()) as client:
-        token = client.post("/api/v1/auth/token", data={"username": "admin", "password": password})
+        token = client.post(
+            "/api/v1/auth/token", data={"username": "admin", "password": logins["admin"]}
+        )
         assert token.status_code == 200
-    serve(sqlite_url, demo=True)  # again: users exist, no new admin
-    assert "username admin" not in capsys.readouterr().err
+        me = client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
+        assert "admin" in me.json()["roles"]
+    serve(sqlite_url, demo=True)  # again: users exist, nothing is seeded twice
+    assert "Seeded" not in capsys.readouterr().err
     assert len(runs) == 2
     assert identity.PASSWORD_MIN_LENGTH == 8

@@ -27,18 +27,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from tanhui._version import __version__
 from tanhui.api.deps import EngineDep
 from tanhui.api.problems import install_problem_handlers, problem_responses
-from tanhui.api.routers import admin, auth
+from tanhui.api.routers import admin, auth, registry
 from tanhui.api.schemas import HealthOut
 from tanhui.config import Settings, get_settings
 from tanhui.db.engine import display_url, make_engine, session_factory
 from tanhui.db.migrate import current_revision, head
 from tanhui.errors import DatabaseError
 from tanhui.registry import identity
+from tanhui.registry.ledger import Ledger
+from tanhui.web.routes import mount as mount_web
 
 __all__ = ["ROUTERS", "create_app", "create_app_from_env"]
 
 #: The routers of the API, in the order they appear in the OpenAPI document.
-ROUTERS: tuple[APIRouter, ...] = (auth.router, admin.router)
+ROUTERS: tuple[APIRouter, ...] = (auth.router, admin.router, registry.router)
 
 DESCRIPTION = """\
 碳汇（tanhui）开放平台 API：从森林资源清查到林业碳票的签发、登记、交易与使用。
@@ -120,9 +122,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     install_problem_handlers(app)
+    app.state.ledger = Ledger(engine)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router)
+    mount_web(app)
     identity.warm_up()
     return app
 

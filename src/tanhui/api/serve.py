@@ -59,6 +59,24 @@ def ensure_demo_admin(url: str) -> str | None:
         engine.dispose()
 
 
+def ensure_demo_registry(url: str, home: Path) -> dict[str, str]:
+    """Seed the demo county's registry (parties, users, tickets) into an empty database; return the
+    logins ({} when the database has users already)."""
+    from sqlalchemy import func, select
+
+    from tanhui.db.tables import User
+    from tanhui.registry.seed import seed
+
+    engine = make_engine(url)
+    try:
+        with UnitOfWork(engine) as uow:
+            if uow.session.scalar(select(func.count()).select_from(User)):
+                return {}
+        return seed(engine, Path(home)).logins
+    finally:
+        engine.dispose()
+
+
 def _check_schema(url: str) -> None:
     revision, expected = current(url), head()
     if revision != expected:
@@ -104,15 +122,17 @@ def serve(
             file=out,
         )
         upgrade(settings.database_url)
-        password = ensure_demo_admin(settings.database_url)
-        if password:
+        logins = ensure_demo_registry(settings.database_url, settings.home)
+        if logins:
             print(
                 pick(
-                    f"已创建演示管理员：用户名 {DEMO_ADMIN}，密码 {password}",
-                    f"Demo administrator created: username {DEMO_ADMIN}, password {password}",
+                    "已写入示范县登记数据。登录账号（密码相同）：",
+                    "Seeded the demo county's registry. Logins (same password):",
                 ),
                 file=out,
             )
+            for username, password in logins.items():
+                print(f"  {username:<10} {password}", file=out)
     else:
         settings = Settings()
         identity.api_settings(settings)
