@@ -77,8 +77,14 @@ def login(base: str, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def test_kill_9_during_a_load_loses_nothing(migrated_url, tmp_path):
+@pytest.fixture
+def engine(migrated_url):
     engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_kill_9_during_a_load_loses_nothing(migrated_url, engine, tmp_path):
     seeded = seed(engine, tmp_path)
     ledger = Ledger(engine)
     village, buyer = seeded.organisations["village"], seeded.organisations["buyer"]

@@ -61,6 +61,7 @@ def test_verify_fails_on_a_tampered_ledger_and_lookup_is_public(tmp_path):
     upgrade(url)
     engine = make_engine(url)
     seeded = seed(engine, tmp_path)
+    engine.dispose()  # the commands below use their own connections
     assert tanhui("registry", "verify", "--db", url).returncode == 0
     found = tanhui("registry", "lookup", seeded.certificates[0], "--db", url)
     assert found.returncode == 0
@@ -73,6 +74,7 @@ def test_verify_fails_on_a_tampered_ledger_and_lookup_is_public(tmp_path):
                 "UPDATE blocks SET account_id = (SELECT max(id) FROM accounts) WHERE state = 'ACTIVE'"
             )
         )
+    engine.dispose()
     broken = tanhui("registry", "verify", "--db", url)
     assert broken.returncode == 1
     assert "blocks: replay differs" in broken.stderr
