@@ -23,7 +23,8 @@ def array_hash(*arrays: np.ndarray) -> str:
     digest = hashlib.sha256()
     for values in arrays:
         values = np.ascontiguousarray(values, dtype="<f8")
-        values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
+        if np.isnan(values).any():
+            values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
         digest.update(len(values).to_bytes(8, "little"))
         digest.update(values.tobytes())
     return digest.hexdigest()

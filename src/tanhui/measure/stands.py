@@ -37,15 +37,15 @@ class Stands:
     def number(self, name: str) -> np.ndarray:
         """A float64 column; all-NaN when the inventory does not have it."""
         values = self.numbers.get(name)
-        if values is None:
-            return np.full(len(self), np.nan)
+        if values is None:  # a read-only view: no memory for a column the file does not have
+            return np.broadcast_to(np.float64(np.nan), (len(self),))
         return values
 
     def category(self, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
         """A categorical column as (codes, labels); all ``-1`` when absent."""
         codes = self.codes.get(name)
         if codes is None:
-            return np.full(len(self), -1, dtype=np.int32), ()
+            return np.broadcast_to(np.int32(-1), (len(self),)), ()
         return codes, self.labels[name]
 
     def mask_in(self, name: str, wanted: set[str] | frozenset[str]) -> np.ndarray:
