@@ -4,7 +4,8 @@ glibc hands every allocation above 32 MiB to a fresh ``mmap`` and returns it on 
 code over millions of rows allocates many such temporaries, and each one page-faults in anew: on
 the 2-core VMs we measured, that doubled the time of an array operation (the benchmark spent as
 much time in the kernel as in NumPy). Serving big blocks from the heap and keeping freed memory
-for reuse removes those faults. The CLI calls :func:`tune_for_arrays` once at start; a
+for reuse removes those faults; Arrow is pointed at the same allocator. The CLI calls
+:func:`tune_for_arrays` once at start; a
 short-lived command keeps its peak memory until it exits, which is what it would use anyway.
 """
 
