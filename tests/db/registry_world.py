@@ -111,3 +111,21 @@ def issue(
     ):
         done = ledger.review_issuance(a[who], request_id=request["id"], action=action)
     return {"project": project, "report": report, "request": request, "blocks": done["blocks"]}
+
+
+# ------------------------------------------------- helpers for the property and concurrency tests
+
+
+def rebind(world: World, engine, *, buffer_rates: dict[str, float] | None = None) -> World:
+    """The same parties (ids, accounts, actors) on another engine: for a copy of the world's
+    database (a cloned SQLite file or a PostgreSQL database created from it as a template)."""
+    return World(Ledger(engine, buffer_rates=buffer_rates), dict(world.orgs), dict(world.actors))
+
+
+def add_organisation(world: World, key: str, name: str, kind: str, *roles: Role) -> Actor:
+    """One more party with its holding account and an actor holding ``roles``."""
+    world.orgs[key] = world.ledger.create_organisation(
+        SystemActor(), name=name, kind=kind, region_code="350428"
+    )
+    world.actors[key] = actor(key, world.orgs[key]["id"], *roles)
+    return world.actors[key]

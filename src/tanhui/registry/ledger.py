@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tanhui.db.tables import (
@@ -41,15 +41,29 @@ from tanhui.db.tables import (
     Retirement,
 )
 from tanhui.db.uow import UnitOfWork, lock_for_update
-from tanhui.errors import ConflictError, NotFoundError, RegistryError
+from tanhui.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    RegistryError,
+    StateError,
+)
 from tanhui.registry import events
 from tanhui.registry.lifecycle import (
+    LIVE,
     BlockState,
     check_issuance_actor,
     next_issuance_state,
     next_state,
 )
-from tanhui.registry.permissions import Action, Role, allowed, require, require_on
+from tanhui.registry.permissions import (
+    ACTION_LABELS,
+    Action,
+    Role,
+    allowed,
+    require,
+    require_on,
+)
 from tanhui.registry.serials import SerialPrefix, SerialRange, allocate, parse
 
 S = BlockState
@@ -163,6 +177,9 @@ class Ledger:
             with UnitOfWork(self.engine) as uow:
                 events.track_changes(uow.session)
                 if idempotency_key:
+                    # the same key from concurrent requests: the later ones wait for the first
+                    # to commit and then replay its answer (instead of failing on its effect)
+                    _serialize(uow, _KEY_LOCKS, f"{who}\n{idempotency_key}")
                     stored = uow.session.scalars(
                         select(IdempotencyKey).where(
                             IdempotencyKey.actor == who, IdempotencyKey.key == idempotency_key
@@ -317,6 +334,7 @@ class Ledger:
         )
 
         def work(uow: UnitOfWork) -> dict[str, Any]:
+            _serialize(uow, _LEDGER_LOCKS, "project_number")  # numbers are max + 1
             last = uow.session.scalar(select(func.max(Project.project_number)))
             number = f"{int(last or 0) + 1:06d}"
             project = Project(
@@ -395,6 +413,7 @@ class Ledger:
                 Action.submit_monitoring_report,
                 holder_org=project.owner_organisation_id,
             )
+            _require_project_owner(actor, project, Action.submit_monitoring_report)
             known = {
                 s
                 for (s,) in uow.session.execute(
@@ -459,6 +478,7 @@ class Ledger:
                 Action.submit_issuance,
                 holder_org=project.owner_organisation_id,
             )
+            _require_project_owner(actor, project, Action.submit_issuance)
             issuable = int(report.measured_tco2e // 1) if report.measured_tco2e > 0 else 0
             asked = self._requested(uow, report_id)
             wanted = issuable - asked if quantity is None else quantity
@@ -572,6 +592,8 @@ class Ledger:
         ).one()
         report = session.get(MonitoringReport, request.monitoring_report_id)
         assert report is not None
+        # one issuance (claims check and insert, the registry's buffer account) at a time
+        _serialize(uow, _LEDGER_LOCKS, "issuance_claims")
         issued = int(
             session.scalar(
                 select(func.coalesce(func.sum(IssuanceRequest.quantity), 0)).where(
@@ -665,10 +687,20 @@ class Ledger:
                 IssuanceClaim.period_end >= start,
             )
             if exclude_request is not None:
+                # the parts of one monitoring report are one claim on its land: the request's
+                # own claims and those of earlier parts of the same report do not clash
+                report = (
+                    select(IssuanceRequest.monitoring_report_id)
+                    .where(IssuanceRequest.id == exclude_request)
+                    .scalar_subquery()
+                )
+                same_report = select(IssuanceRequest.id).where(
+                    IssuanceRequest.monitoring_report_id == report
+                )
                 query = query.where(
                     or_(
                         IssuanceClaim.issuance_request_id.is_(None),
-                        IssuanceClaim.issuance_request_id != exclude_request,
+                        IssuanceClaim.issuance_request_id.not_in(same_report),
                     )
                 )
             clash = uow.session.scalars(query.limit(1)).first()
@@ -700,6 +732,7 @@ class Ledger:
         require(actor.roles, Action.record_external_issuance)
 
         def work(uow: UnitOfWork) -> dict[str, Any]:
+            _serialize(uow, _LEDGER_LOCKS, "issuance_claims")
             self._check_no_double_issuance(uow, list(subcompartments), period_start, period_end)
             for sub_id in subcompartments:
                 uow.session.add(
@@ -935,6 +968,7 @@ class Ledger:
             ).first()
             if pledge is None:
                 raise _not_found("质押", "pledge", pledge_id)
+            _check_record_state("质押", "pledge", pledge, action)
             blocks = self._pledge_blocks(uow, pledge)
             bank_account = None
             for block in blocks:
@@ -947,6 +981,8 @@ class Ledger:
                     holder_org=holder.organisation_id,
                     lock_counterparty_org=block.lock_organisation_id,
                 )
+                lock = "reservation" if action is Action.confirm_pledge else "pledge"
+                _check_locked_by(block, lock, pledge.id)
                 block.state = str(next_state(block.state, action))
                 if action is Action.confirm_pledge:
                     block.lock_kind = "pledge"
@@ -1040,9 +1076,12 @@ class Ledger:
         require(actor.roles, Action.unfreeze)
 
         def work(uow: UnitOfWork) -> dict[str, Any]:
-            record = uow.session.get(Freeze, freeze_id)
+            record = uow.session.scalars(
+                lock_for_update(select(Freeze).where(Freeze.id == freeze_id), uow.dialect_name)
+            ).first()
             if record is None:
                 raise _not_found("冻结", "freeze", freeze_id)
+            _check_record_state("冻结", "freeze", record, Action.unfreeze)
             ids = [
                 fb.block_id
                 for fb in uow.session.scalars(
@@ -1061,6 +1100,7 @@ class Ledger:
                     holder_org=holder.organisation_id,
                     lock_counterparty_org=block.lock_organisation_id,
                 )
+                _check_locked_by(block, "freeze", record.id)
                 block.state = str(next_state(block.state, Action.unfreeze))
                 block.lock_kind = block.lock_ref = block.lock_organisation_id = None
             record.state, record.released_at = "released", self.clock()
@@ -1297,7 +1337,8 @@ class Ledger:
                 .group_by(Block.state)
             )
             by_state = {state: int(total) for state, total in rows}
-        live = sum(v for k, v in by_state.items() if k not in ("RETIRED", "CANCELLED", "EXPORTED"))
+        # LIVE (ACTIVE + locked) as in the lifecycle: BUFFER tonnes are in no holder's balance
+        live = sum(v for k, v in by_state.items() if k in LIVE)
         return {"balance": live, "available": by_state.get("ACTIVE", 0), **by_state}
 
     def lookup(self, text: str) -> dict[str, Any]:
@@ -1452,6 +1493,72 @@ def buffer_share(quantity: int, rate: float) -> int:
     (integer arithmetic on the rate in basis points)."""
     basis_points = round(rate * 10_000)
     return (quantity * basis_points + 5_000) // 10_000
+
+
+#: Namespaces of the transaction-level advisory locks (two-int form, so they never meet the
+#: event log's one-bigint ``events.CHAIN_LOCK_KEY``).
+_LEDGER_LOCKS, _KEY_LOCKS = 0x7A6E6876, 0x7A6E6877
+
+
+def _serialize(uow: UnitOfWork, namespace: int, name: str) -> None:
+    """On PostgreSQL, wait for (and then hold until commit) the advisory lock ``name``: for the
+    read-then-insert steps that no row lock covers. SQLite's BEGIN IMMEDIATE serializes already."""
+    if uow.dialect_name == "postgresql":
+        uow.session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:name))"),
+            {"namespace": namespace, "name": name},
+        )
+
+
+def _require_project_owner(actor: ActorLike, project: Project, action: Action) -> None:
+    """Only the project's owner (the applicant) reports on it and asks for its issuance.
+    (``require_on`` above checks the role only: these actions have no rule in ``OWNERSHIP``.)"""
+    if actor.organisation_id is None or actor.organisation_id != project.owner_organisation_id:
+        act_zh, act_en = ACTION_LABELS[action]
+        raise PermissionDenied(
+            f"只有项目业主可以{act_zh}。",
+            f"Only the project's owner may {act_en}.",
+            action=action.value,
+            roles=tuple(str(r) for r in actor.roles),
+            allowed=(Role.holder.value,),
+        )
+
+
+#: The state a pledge or freeze record must be in for each step on it.
+_RECORD_STATE_NEEDED = {
+    Action.confirm_pledge: "requested",
+    Action.release_pledge: "active",
+    Action.enforce_pledge: "active",
+    Action.unfreeze: "active",
+}
+
+
+def _check_record_state(
+    what_zh: str, what_en: str, record: Pledge | Freeze, action: Action
+) -> None:
+    """A pledge or freeze step acts once, on a record in the state the step needs."""
+    needed = _RECORD_STATE_NEEDED[action]
+    if record.state != needed:
+        raise StateError(
+            f"{what_zh} {record.id} 的状态为 {record.state}，此操作需要 {needed}。",
+            f"{what_en.capitalize()} {record.id} is {record.state}; this step needs {needed}.",
+            state=record.state,
+            action=action.value,
+            allowed_from=(needed,),
+        )
+
+
+_LOCK_ZH = {"reservation": "预留", "pledge": "质押", "freeze": "冻结"}
+
+
+def _check_locked_by(block: Block, lock_kind: str, lock_ref: int) -> None:
+    """A pledge or freeze acts only on blocks still locked for it (not on a later lock of the
+    same bank or court on the same block)."""
+    if (block.lock_kind, block.lock_ref) != (lock_kind, lock_ref):
+        raise Conflict(
+            f"序号段 {block.id} 已不再由{_LOCK_ZH[lock_kind]} {lock_ref} 锁定；未作任何更改。",
+            f"Block {block.id} is no longer locked by {lock_kind} {lock_ref}; nothing was changed.",
+        )
 
 
 def _actor_ref(actor: ActorLike) -> str:
