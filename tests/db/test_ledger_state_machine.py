@@ -92,8 +92,8 @@ REGION = "350428"
 #: Examples (runs) per backend and operations per run; raise them for a deeper local search, e.g.
 #: ``TANHUI_LEDGER_EXAMPLES=500 pytest tests/db/test_ledger_state_machine.py``.
 EXAMPLES = {
-    "LedgerMachine": {"sqlite": 30, "postgresql": 12},
-    "LockMachine": {"sqlite": 25, "postgresql": 10},
+    "LedgerMachine": {"sqlite": 25, "postgresql": 10},
+    "LockMachine": {"sqlite": 25, "postgresql": 8},
 }
 STEPS = 40
 #: ``TANHUI_LEDGER_SHRINK=0``: report the first failure as found (shrinking a long run on a
