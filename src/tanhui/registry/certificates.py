@@ -36,7 +36,7 @@ import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from typing import Any, Literal
 
@@ -290,6 +290,38 @@ def _format_dates(at: datetime) -> tuple[str, str, str]:
 
 # --------------------------------------------------------------------------------------------
 # QR code
+
+
+def from_record(
+    record: dict[str, Any], *, verification_url: str, registry_name: str
+) -> CertificateData:
+    """The certificate of a retirement record as ``Ledger.lookup(number)`` returns it; the API and
+    the web pages both render from this."""
+    serial = record["serial"]
+    try:
+        prefix = parse_serial(serial).prefix
+        period = f"{prefix.period_start}–{prefix.period_end}"
+    except SerialError:  # a serial in another registry's format
+        period = "—"
+    retired_at = datetime.fromisoformat(record["retired_at"])
+    if retired_at.tzinfo is None:
+        retired_at = retired_at.replace(tzinfo=UTC)
+    return CertificateData(
+        certificate_number=record["certificate_number"],
+        retired_at=retired_at,
+        holder_name=record.get("holder") or "—",
+        beneficiary=record["beneficiary"],
+        purpose=record["purpose"],
+        quantity_tco2e=int(record["quantity"]),
+        serial_ranges=(RetiredRange(serial, int(record["quantity"])),),
+        project_name=record.get("project") or "—",
+        scheme=record.get("scheme") or serial.split("-", 1)[0],
+        region=record.get("region_code") or "—",
+        monitoring_period=period,
+        registry_name=registry_name,
+        verification_url=verification_url,
+        note=record.get("note") or "",
+    )
 
 
 def qr_svg(url: str) -> str:

@@ -13,7 +13,6 @@ there when it grows them, and keep the pages calling one function each.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,10 +20,10 @@ from sqlalchemy import Engine, select
 
 from tanhui.db.tables import Block, Freeze, FreezeBlock, Organisation, Pledge, PledgeBlock
 from tanhui.db.uow import UnitOfWork
-from tanhui.registry.certificates import CertificateData
+from tanhui.registry.certificates import CertificateData, from_record
 from tanhui.registry.ledger import REGISTRY_ORGANISATION, ActorLike
 from tanhui.registry.permissions import Action, require
-from tanhui.registry.serials import SerialError, SerialPrefix, SerialRange, parse
+from tanhui.registry.serials import SerialPrefix, SerialRange
 
 __all__ = [
     "REGISTRY_NAME",
@@ -125,32 +124,6 @@ def court_freezes(engine: Engine, actor: ActorLike) -> list[dict[str, Any]]:
         return out
 
 
-def _aware(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def certificate_data(record: dict[str, Any], verification_url: str) -> CertificateData:
     """The certificate of a retirement record (``Ledger.certificate(number)``)."""
-    serial = record["serial"]
-    try:
-        prefix = parse(serial).prefix
-        period = f"{prefix.period_start}–{prefix.period_end}"
-    except SerialError:
-        period = "—"
-    return CertificateData(
-        certificate_number=record["certificate_number"],
-        retired_at=_aware(record["retired_at"]),
-        holder_name=record.get("holder") or "—",
-        beneficiary=record["beneficiary"],
-        purpose=record["purpose"],
-        quantity_tco2e=int(record["quantity"]),
-        serial_ranges=[(serial, int(record["quantity"]))],
-        project_name=record.get("project") or "—",
-        scheme=record.get("scheme") or serial.split("-", 1)[0],
-        region=record.get("region_code") or "—",
-        monitoring_period=period,
-        registry_name=REGISTRY_NAME,
-        verification_url=verification_url,
-        note=record.get("note") or "",
-    )
+    return from_record(record, verification_url=verification_url, registry_name=REGISTRY_NAME)

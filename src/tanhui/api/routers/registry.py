@@ -974,10 +974,11 @@ def certificate_html(
 def certificate(number: CertificateNumber, ledger: LedgerDep, request: Request) -> CertificateOut:
     record = _certificate_record(ledger, number)
     links = _links(request, record["certificate_number"])
+    data = _certificate_from(request, record)
     return CertificateOut.model_validate(
         {
             **record,
-            "monitoring_period": _monitoring_period(record["serial"]),
+            "monitoring_period": data.monitoring_period,
             "verification_url": links["verification_url"],
             "pdf_url": links["pdf_url"],
             "html_url": links["html_url"],
@@ -994,34 +995,15 @@ def _certificate_record(ledger: Ledger, number: str) -> dict[str, Any]:
     return record
 
 
-def _monitoring_period(serial: str) -> str:
-    from tanhui.registry.serials import parse
-
-    prefix = parse(serial).prefix
-    return f"{prefix.period_start}–{prefix.period_end}"
-
-
 def _certificate_data(ledger: Ledger, request: Request, number: str) -> Any:
-    from tanhui.registry.certificates import CertificateData, RetiredRange
+    return _certificate_from(request, _certificate_record(ledger, number))
 
-    record = _certificate_record(ledger, number)
-    number = record["certificate_number"]
-    return CertificateData(
-        certificate_number=number,
-        retired_at=dt.datetime.fromisoformat(record["retired_at"]),
-        holder_name=record["holder"] or "—",
-        beneficiary=record["beneficiary"],
-        purpose=record["purpose"],
-        quantity_tco2e=record["quantity"],
-        serial_ranges=(RetiredRange(record["serial"], record["quantity"]),),
-        project_name=record["project"] or "—",
-        scheme=record["scheme"] or "—",
-        region=record["region_code"] or "—",
-        monitoring_period=_monitoring_period(record["serial"]),
-        registry_name=REGISTRY_ORGANISATION,
-        verification_url=_links(request, number)["verification_url"],
-        note=record["note"] or "",
-    )
+
+def _certificate_from(request: Request, record: dict[str, Any]) -> Any:
+    from tanhui.registry.certificates import from_record
+
+    url = _links(request, record["certificate_number"])["verification_url"]
+    return from_record(record, verification_url=url, registry_name=REGISTRY_ORGANISATION)
 
 
 # ------------------------------------------------------------------------------------- audit
