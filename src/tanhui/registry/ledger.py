@@ -839,16 +839,9 @@ class Ledger:
         return piece, account
 
     def _view(self, block: Block, account: Account) -> BlockView:
-        prefix = SerialPrefix(
-            block.scheme,
-            block.region_code,
-            int(block.project_number),
-            block.period_start.year,
-            block.period_end.year,
-        )
         return BlockView(
             id=block.id,
-            serial=SerialRange(prefix, block.serial_start, block.serial_end).format(),
+            serial=serial_text(block),
             quantity=block.quantity,
             state=block.state,
             account=account.number,
@@ -1436,6 +1429,70 @@ class Ledger:
                 for r in rows
             ]
 
+    def pledges_for_bank(self, actor: ActorLike) -> list[dict[str, Any]]:
+        """The pledges offered to the actor's bank, newest first, with their serials."""
+        require(actor.roles, Action.confirm_pledge)
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            session = uow.session
+            names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+            out = []
+            for pledge in session.scalars(
+                select(Pledge)
+                .where(Pledge.bank_organisation_id == actor.organisation_id)
+                .order_by(Pledge.id.desc())
+            ):
+                blocks = session.scalars(
+                    select(Block)
+                    .join(PledgeBlock, PledgeBlock.block_id == Block.id)
+                    .where(PledgeBlock.pledge_id == pledge.id)
+                    .order_by(Block.serial_start)
+                )
+                out.append(
+                    {
+                        "id": pledge.id,
+                        "state": pledge.state,
+                        "holder": names.get(pledge.holder_organisation_id, ""),
+                        "quantity": pledge.quantity,
+                        "loan_amount_fen": pledge.loan_amount_fen,
+                        "contract_number": pledge.contract_number or "",
+                        "requested_at": pledge.requested_at,
+                        "serials": [serial_text(b) for b in blocks],
+                    }
+                )
+            return out
+
+    def freezes_by_court(self, actor: ActorLike) -> list[dict[str, Any]]:
+        """The freezes the actor's court ordered, newest first, with their serials."""
+        require(actor.roles, Action.freeze)
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            session = uow.session
+            names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+            out = []
+            for record in session.scalars(
+                select(Freeze)
+                .where(Freeze.court_organisation_id == actor.organisation_id)
+                .order_by(Freeze.id.desc())
+            ):
+                blocks = session.scalars(
+                    select(Block)
+                    .join(FreezeBlock, FreezeBlock.block_id == Block.id)
+                    .where(FreezeBlock.freeze_id == record.id)
+                    .order_by(Block.serial_start)
+                )
+                out.append(
+                    {
+                        "id": record.id,
+                        "state": record.state,
+                        "holder": names.get(record.holder_organisation_id or 0, ""),
+                        "case_number": record.case_number,
+                        "reason": record.reason,
+                        "quantity": record.quantity,
+                        "frozen_at": record.frozen_at,
+                        "serials": [serial_text(b) for b in blocks],
+                    }
+                )
+            return out
+
     # ---------------------------------------------------------------------------- verify
 
     def verify(self) -> list[str]:
@@ -1486,6 +1543,18 @@ class Ledger:
         if retired != records:
             problems.append(f"{retired} retired blocks but {records} retirement records")
         return problems
+
+
+def serial_text(block: Block) -> str:
+    """The canonical serial range of a block row."""
+    prefix = SerialPrefix(
+        block.scheme,
+        block.region_code,
+        int(block.project_number),
+        block.period_start.year,
+        block.period_end.year,
+    )
+    return SerialRange(prefix, block.serial_start, block.serial_end).format()
 
 
 def buffer_share(quantity: int, rate: float) -> int:

@@ -1029,7 +1029,7 @@ def _pledge_view(web: Web, pledge: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pledges(web: Web) -> list[dict[str, Any]]:
-    return [_pledge_view(web, p) for p in queries.bank_pledges(web.ledger.engine, web.user)]
+    return [_pledge_view(web, p) for p in web.ledger.pledges_for_bank(web.user)]
 
 
 @router.get("/pledges")
@@ -1076,7 +1076,7 @@ def _freeze_view(web: Web, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _freezes_context(web: Web, org: int | None) -> dict[str, Any]:
-    freezes = [_freeze_view(web, f) for f in queries.court_freezes(web.ledger.engine, web.user)]
+    freezes = [_freeze_view(web, f) for f in web.ledger.freezes_by_court(web.user)]
     holders = queries.organisations(
         web.ledger.engine, ["holder", "individual", "bank", "market", "issuer"]
     )
