@@ -1120,6 +1120,13 @@ def users_list(db: DbOpt = None) -> None:
     out.print(table)
 
 
+# The development room's commands live in their own module, which reuses this module's consoles,
+# error handling and options; it is imported here, once those exist.
+from tanhui.cli_develop import develop_app  # noqa: E402
+
+app.add_typer(develop_app, name="develop")
+
+
 def main() -> None:
     """Console-script entry point."""
     from tanhui._memory import tune_for_arrays

@@ -374,3 +374,30 @@ def test_buffer_share_is_deterministic():
     assert buffer_share(14, 0.1) == 1
     assert buffer_share(7, 0.0) == 0
     assert buffer_share(3, 1 / 3) == 1
+
+
+def test_claimed_subcompartments_lists_land_issued_for_an_overlapping_period(world):
+    a, ledger = world.actors, world.ledger
+    issue(world, 100, subcompartments=["XB-001", "XB-002"], period=(2016, 2020))
+    ledger.record_external_issuance(
+        a["forestry"],
+        scheme="CCER",
+        region_code="350428",
+        project_ref="CCER-1234",
+        reference="CCER-1234-V1",
+        subcompartments=["XB-777"],
+        period_start=dt.date(2018, 1, 1),
+        period_end=dt.date(2022, 12, 31),
+    )
+    claimed = ledger.claimed_subcompartments(dt.date(2020, 12, 31), dt.date(2030, 12, 31))
+    assert sorted(claimed) == ["XB-001", "XB-002", "XB-777"]
+    assert claimed["XB-777"] == ["CCER CCER-1234 2018-01-01–2022-12-31"]
+    # a period starting after both ends: nothing is claimed; another county: nothing either
+    assert ledger.claimed_subcompartments(dt.date(2023, 1, 1), dt.date(2030, 1, 1)) == {}
+    assert sorted(ledger.claimed_subcompartments(dt.date(2021, 1, 1), dt.date(2021, 1, 1))) == [
+        "XB-777"
+    ]
+    assert (
+        ledger.claimed_subcompartments(dt.date(2016, 1, 1), dt.date(2030, 1, 1), region_code="520100")
+        == {}
+    )

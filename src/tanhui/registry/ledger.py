@@ -1334,6 +1334,39 @@ class Ledger:
         live = sum(v for k, v in by_state.items() if k in LIVE)
         return {"balance": live, "available": by_state.get("ACTIVE", 0), **by_state}
 
+    def claimed_subcompartments(
+        self,
+        period_start: dt.date,
+        period_end: dt.date,
+        *,
+        region_code: str | None = None,
+    ) -> dict[str, list[str]]:
+        """Land already claimed for a period: sub-compartment id → the claiming records.
+
+        Active issuance claims (issued here or recorded from another registry) whose period
+        overlaps ``[period_start, period_end]``, optionally in one county. Screening uses it for
+        its ``registered_elsewhere`` rules; it reads the same index that refuses double issuance.
+        Public information (the public lookup shows the same), so no actor.
+        """
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            query = select(
+                IssuanceClaim.subcompartment_id,
+                IssuanceClaim.scheme,
+                IssuanceClaim.project_ref,
+                IssuanceClaim.period_start,
+                IssuanceClaim.period_end,
+            ).where(
+                IssuanceClaim.status == "active",
+                IssuanceClaim.period_start <= period_end,
+                IssuanceClaim.period_end >= period_start,
+            )
+            if region_code is not None:
+                query = query.where(IssuanceClaim.region_code == region_code)
+            claimed: dict[str, list[str]] = {}
+            for sub_id, scheme, ref, start, end in uow.session.execute(query):
+                claimed.setdefault(sub_id, []).append(f"{scheme} {ref} {start}–{end}")
+            return claimed
+
     def lookup(self, text: str) -> dict[str, Any]:
         """Public lookup by serial (one serial or a range) or by certificate number; no login."""
         text = text.strip()
