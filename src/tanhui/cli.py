@@ -63,17 +63,18 @@ def handles_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except InventoryError as exc:
-            _print_problems(exc)
-            raise typer.Exit(exc.exit_code) from None
         except TanhuiError as exc:
-            err.print(f"[bold red]{pick('错误', 'Error')}:[/] {exc.message()}")
+            # inventory, rule, cost and loss-event files list every problem they found
+            if isinstance(exc, InventoryError) or getattr(exc, "problems", None):
+                _print_problems(exc)
+            else:
+                err.print(f"[bold red]{pick('错误', 'Error')}:[/] {exc.message()}")
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _print_problems(exc: InventoryError, limit: int = 200) -> None:
+def _print_problems(exc: TanhuiError, limit: int = 200) -> None:
     err.print(f"[bold red]{pick('错误', 'Error')}:[/] {exc.message()}")
     table = Table(show_lines=False)
     for title in (

@@ -333,3 +333,496 @@ def _print_screening(report: Any, by: str) -> None:
         + f"inventory {str(report.provenance['inventory_hash'])[:12]}",
         style="dim",
     )
+
+
+# ------------------------------------------------------------------- feasibility, risk, report
+
+VillageOpt = Annotated[
+    list[str] | None,
+    typer.Option("--village", help="只取这些村（可多次）/ only these villages (repeatable)."),
+]
+OwnerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--owner", help="只取这些权利人（可多次）/ only these rights holders."),
+]
+IdsOpt = Annotated[
+    Path | None,
+    typer.Option("--ids", help="项目小班号清单（每行一个）/ the project's ids, one per line."),
+]
+CostsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--costs",
+        help="成本表 TOML/CSV（覆盖默认值，见 `tanhui develop costs`）/ cost table overrides.",
+    ),
+]
+PriceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--price",
+        help="价格情景 名称=元/吨[@年增长率]，可多次，如 base=15@0.03 / price scenario "
+        "NAME=YUAN[@GROWTH], repeatable.",
+    ),
+]
+
+
+def _price_scenarios(values: list[str] | None) -> list[Any] | None:
+    from tanhui.develop.feasibility import PriceScenario
+
+    if not values:
+        return None
+    scenarios = []
+    for value in values:
+        name, _, rest = value.partition("=")
+        price, _, growth = rest.partition("@")
+        try:
+            scenario = PriceScenario(
+                name.strip(),
+                float(price),
+                float(growth) if growth else 0.0,
+                source="user (--price)",
+                status="user",
+            )
+        except ValueError:
+            raise InputError(
+                f"价格情景 {value!r} 的格式应为 名称=元/吨[@年增长率]，如 base=15@0.03。",
+                f"Price scenario {value!r} must look like NAME=YUAN[@GROWTH], e.g. base=15@0.03.",
+            ) from None
+        if not scenario.name:
+            raise InputError(
+                f"价格情景 {value!r} 缺少名称。", f"Price scenario {value!r} has no name."
+            )
+        scenario.check()
+        scenarios.append(scenario)
+    return scenarios
+
+
+def _study(
+    file: Path,
+    *,
+    scheme: str,
+    name: str | None,
+    ids: Path | None,
+    village: list[str] | None,
+    owner: list[str] | None,
+    rules_file: Path | None,
+    params: Path | None,
+    costs: Path | None,
+    registered: Path | None,
+    check_registry: bool,
+    db: str | None,
+    start_year: int | None,
+    years: int | None,
+    monitoring_interval: int,
+    first_verification: int,
+    issuance_lag: int,
+    price: list[str] | None,
+    discount_rate: float,
+    buffer_share: float,
+    growth: str | None,
+    yield_table: Path | None,
+    paths: int,
+    seed: int,
+    with_map: bool,
+    read: dict[str, Any],
+) -> Any:
+    from tanhui.develop.study import Selection, study_file
+
+    selection = Selection(
+        ids=tuple(_read_id_list(ids)) if ids else (),
+        villages=tuple(village or ()),
+        owners=tuple(owner or ()),
+    )
+    start = start_year or dt.date.today().year
+    registered_ids = _registered_ids(registered, check_registry, db, start, years or 30)
+    stages = {
+        "read": ("读取清查文件", "reading the inventory"),
+        "screen": ("筛查", "screening"),
+        "yield": ("预测碳汇量", "projecting tonnes"),
+        "economics": ("计算现金流", "cash flows"),
+        "risk": (f"蒙特卡洛 {paths:,} 条路径", f"Monte Carlo, {paths:,} paths"),
+        "map": ("绘制地图", "drawing the map"),
+    }
+    with err.status(pick("可行性分析", "feasibility")) as status:
+
+        def progress(stage: str) -> None:
+            zh, en = stages.get(stage, (stage, stage))
+            status.update(f"{pick('可行性分析', 'feasibility')} — {pick(zh, en)}")
+
+        return study_file(
+            file,
+            scheme,
+            params_file=params,
+            costs_file=costs,
+            read_options=read,
+            progress=progress,
+            name=name,
+            selection=selection,
+            rules_file=rules_file,
+            registered_ids=registered_ids,
+            start_year=start,
+            crediting_years=years,
+            monitoring_interval=monitoring_interval,
+            first_verification_after=first_verification,
+            issuance_lag=issuance_lag,
+            prices=_price_scenarios(price),
+            discount_rate=discount_rate,
+            buffer_share=buffer_share,
+            growth_family=None if yield_table else growth,
+            yield_table=yield_table,
+            paths=paths,
+            seed=seed,
+            with_map=with_map,
+        )
+
+
+def _read_id_list(path: Path) -> list[str]:
+    try:
+        text = path.read_text("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"找不到文件 {path}。", f"File {path} not found.") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@develop_app.command("feasibility")
+@handles_errors
+def develop_feasibility(
+    file: Annotated[Path, typer.Argument(help="小班数据文件 / inventory file.")],
+    scheme: SchemeOpt = "smcer",
+    name: Annotated[str | None, typer.Option("--name", help="项目名称 / project name.")] = None,
+    ids: IdsOpt = None,
+    village: VillageOpt = None,
+    owner: OwnerOpt = None,
+    rules_file: RulesFileOpt = None,
+    params: ParamsOpt = None,
+    costs: CostsOpt = None,
+    registered: RegisteredOpt = None,
+    check_registry: UseRegistryOpt = False,
+    db: DbOpt = None,
+    start_year: StartYearOpt = None,
+    years: Annotated[
+        int | None,
+        typer.Option(
+            "--years", min=1, help="计入期年数（默认 CCER 30，碳票 20）/ crediting years."
+        ),
+    ] = None,
+    monitoring_interval: Annotated[
+        int,
+        typer.Option(
+            "--monitoring-interval", min=1, help="监测间隔（年）/ years between verifications."
+        ),
+    ] = 5,
+    first_verification: Annotated[
+        int,
+        typer.Option(
+            "--first-verification",
+            min=1,
+            help="首次核证在第几年 / first verification after N years.",
+        ),
+    ] = 5,
+    issuance_lag: Annotated[
+        int,
+        typer.Option(
+            "--issuance-lag", min=0, help="核证到签发（年）/ years from verification to issuance."
+        ),
+    ] = 1,
+    price: PriceOpt = None,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="折现率 / discount rate.")
+    ] = 0.08,
+    buffer_share: Annotated[
+        float, typer.Option("--buffer-share", min=0.0, max=0.99, help="缓冲比例 / buffer share.")
+    ] = 0.0,
+    growth: GrowthOpt = "richards",
+    yield_table: YieldTableOpt = None,
+    paths: Annotated[
+        int,
+        typer.Option(
+            "--paths", min=0, help="蒙特卡洛路径数，0 不做风险 / Monte Carlo paths (0: none)."
+        ),
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="随机种子 / random seed.")] = 0,
+    format: Annotated[
+        ShortFormat, typer.Option("--format", help="输出格式 / output format.")
+    ] = ShortFormat.table,
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件 / output file.")] = None,
+    layer: LayerOpt = None,
+    encoding: EncodingOpt = None,
+    area_unit: AreaUnitOpt = None,
+    id_columns: IdColumnsOpt = None,
+) -> None:
+    """可行性：计入期碳汇量、成本、价格情景、NPV/IRR/回收期、敏感性与风险。
+    Feasibility: tonnes over the crediting period, costs, price scenarios, NPV/IRR/payback,
+    sensitivity and Monte Carlo risk."""
+    study = _study(
+        file,
+        scheme=scheme,
+        name=name,
+        ids=ids,
+        village=village,
+        owner=owner,
+        rules_file=rules_file,
+        params=params,
+        costs=costs,
+        registered=registered,
+        check_registry=check_registry,
+        db=db,
+        start_year=start_year,
+        years=years,
+        monitoring_interval=monitoring_interval,
+        first_verification=first_verification,
+        issuance_lag=issuance_lag,
+        price=price,
+        discount_rate=discount_rate,
+        buffer_share=buffer_share,
+        growth=growth,
+        yield_table=yield_table,
+        paths=paths,
+        seed=seed,
+        with_map=False,
+        read=_read_options(layer, encoding, area_unit, id_columns),
+    )
+    if format is ShortFormat.json:
+        doc = study.to_dict(current_lang())
+        doc["screening"].pop("by_owner", None)  # tens of thousands of holders: see `screen`
+        _emit(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", out_path)
+        if out_path is not None:
+            err.print(pick(f"已写出 {out_path}", f"Wrote {out_path}"))
+        return
+    _print_study(study)
+
+
+def _print_study(study: Any) -> None:
+    from tanhui.develop.report import report_context
+
+    lang = current_lang()
+    ctx = report_context(study, lang)
+    h = ctx["headline"]
+
+    def money(v: float | None) -> str:
+        return "—" if v is None else f"{v:,.0f}"
+
+    def pct(v: float | None, d: int = 1) -> str:
+        return "—" if v is None else f"{100 * v:.{d}f}%"
+
+    out.print(f"[bold]{study.name}[/] — {ctx['scheme_title']}")
+    tl = ctx["timeline"]
+    out.print(
+        pick(
+            f"{h['sub_compartments']:,} 个小班，{h['area_mu']:,.0f} 亩；计入期 {tl['start_year']}–"
+            f"{tl['start_year'] + tl['crediting_years'] - 1}，核证 {'、'.join(map(str, tl['verification_years']))}",
+            f"{h['sub_compartments']:,} sub-compartments, {h['area_mu']:,.0f} mu; crediting "
+            f"{tl['start_year']}–{tl['start_year'] + tl['crediting_years'] - 1}, verified "
+            f"{', '.join(map(str, tl['verification_years']))}",
+        )
+    )
+    out.print(
+        pick(
+            f"固碳 {h['tonnes_sequestered']:,.0f} tCO2e，签发 {h['tonnes_issued']:,} tCO2e",
+            f"sequestered {h['tonnes_sequestered']:,.0f} tCO2e, issued {h['tonnes_issued']:,} tCO2e",
+        )
+    )
+    table = Table(title=pick("价格情景", "Price scenarios"))
+    for title in (
+        pick("情景", "scenario"),
+        pick("元/吨", "yuan/t"),
+        pick("净现值(元)", "NPV (yuan)"),
+        "IRR",
+        pick("回收年份", "payback"),
+        pick("每亩净现值", "NPV/mu"),
+    ):
+        table.add_column(title, justify="right")
+    for s in ctx["scenarios"]:
+        table.add_row(
+            s["name"],
+            f"{s['price']:,.2f}",
+            money(s["npv"]),
+            pct(s["irr"]),
+            str(s["payback"] or "—"),
+            f"{s['npv_per_mu']:,.2f}",
+        )
+    out.print(table)
+    out.print(
+        pick("盈亏平衡价格", "Break-even price")
+        + f": {'—' if h['break_even_price'] is None else format(h['break_even_price'], ',.2f')} "
+        + pick("元/吨", "yuan/t")
+    )
+    table = Table(title=pick("敏感性（净现值，元）", "Sensitivity (NPV, yuan)"))
+    table.add_column("")
+    for step in ctx["steps"]:
+        table.add_column(f"{100 * step:+.0f}%", justify="right")
+    for factor, changes in ctx["sensitivity"].items():
+        table.add_row(
+            ctx["sensitivity_labels"][factor], *(money(changes[s]["npv"]) for s in ctx["steps"])
+        )
+    out.print(table)
+    risk = ctx["risk"]
+    if risk is not None:
+        table = Table(
+            title=pick(
+                f"风险（{risk['paths']:,} 条路径，种子 {risk['seed']}）",
+                f"Risk ({risk['paths']:,} paths, seed {risk['seed']})",
+            )
+        )
+        for title in ("", "P10", "P50", "P90"):
+            table.add_column(title, justify="right")
+        table.add_row(
+            pick("净现值(元)", "NPV (yuan)"),
+            *(money(risk["npv"][k]) for k in ("p10", "p50", "p90")),
+        )
+        table.add_row(
+            pick("签发量(t)", "issued (t)"),
+            *(money(risk["issued_tonnes"][k]) for k in ("p10", "p50", "p90")),
+        )
+        out.print(table)
+        out.print(
+            pick(
+                f"亏损概率 {pct(risk['probability_of_loss'])}，建议缓冲比例 [bold]{pct(risk['recommended_buffer_share'], 0)}[/]",
+                f"Probability of a loss {pct(risk['probability_of_loss'])}, recommended buffer [bold]{pct(risk['recommended_buffer_share'], 0)}[/]",
+            )
+        )
+    if ctx["to_confirm"]:
+        out.print(
+            pick(
+                f"注意：{len(ctx['to_confirm'])} 项成本、参数或规则为待核实的默认值（见报告“待核实的假设”）。",
+                f"Note: {len(ctx['to_confirm'])} costs, parameters or rules are defaults to confirm "
+                "(see the report's assumptions).",
+            ),
+            style="yellow",
+        )
+
+
+@develop_app.command("report")
+@handles_errors
+def develop_report(
+    file: Annotated[Path, typer.Argument(help="小班数据文件 / inventory file.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="报告文件 .html、.pdf 或 .xlsx / report file.")
+    ],
+    scheme: SchemeOpt = "smcer",
+    name: Annotated[str | None, typer.Option("--name", help="项目名称 / project name.")] = None,
+    ids: IdsOpt = None,
+    village: VillageOpt = None,
+    owner: OwnerOpt = None,
+    rules_file: RulesFileOpt = None,
+    params: ParamsOpt = None,
+    costs: CostsOpt = None,
+    registered: RegisteredOpt = None,
+    check_registry: UseRegistryOpt = False,
+    db: DbOpt = None,
+    start_year: StartYearOpt = None,
+    years: Annotated[
+        int | None, typer.Option("--years", min=1, help="计入期年数 / crediting years.")
+    ] = None,
+    price: PriceOpt = None,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="折现率 / discount rate.")
+    ] = 0.08,
+    buffer_share: Annotated[
+        float, typer.Option("--buffer-share", min=0.0, max=0.99, help="缓冲比例 / buffer share.")
+    ] = 0.0,
+    growth: GrowthOpt = "richards",
+    yield_table: YieldTableOpt = None,
+    paths: Annotated[
+        int, typer.Option("--paths", min=0, help="蒙特卡洛路径数 / Monte Carlo paths.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="随机种子 / random seed.")] = 0,
+    layer: LayerOpt = None,
+    encoding: EncodingOpt = None,
+    area_unit: AreaUnitOpt = None,
+    id_columns: IdColumnsOpt = None,
+) -> None:
+    """可行性报告（HTML、PDF 或 Excel，含图表）/ the feasibility report (HTML, PDF or Excel, with
+    charts)."""
+    from tanhui.develop import report
+
+    suffix = out_path.suffix.lower()
+    if suffix not in (".html", ".htm", ".pdf", ".xlsx"):
+        raise InputError(
+            f"报告文件须以 .html、.pdf 或 .xlsx 结尾：{out_path}",
+            f"The report file must end in .html, .pdf or .xlsx: {out_path}",
+        )
+    study = _study(
+        file,
+        scheme=scheme,
+        name=name,
+        ids=ids,
+        village=village,
+        owner=owner,
+        rules_file=rules_file,
+        params=params,
+        costs=costs,
+        registered=registered,
+        check_registry=check_registry,
+        db=db,
+        start_year=start_year,
+        years=years,
+        monitoring_interval=5,
+        first_verification=5,
+        issuance_lag=1,
+        price=price,
+        discount_rate=discount_rate,
+        buffer_share=buffer_share,
+        growth=growth,
+        yield_table=yield_table,
+        paths=paths,
+        seed=seed,
+        with_map=suffix != ".xlsx",
+        read=_read_options(layer, encoding, area_unit, id_columns),
+    )
+    lang = current_lang()
+    with err.status(pick("生成报告", "writing the report")):
+        if suffix == ".pdf":
+            out_path.write_bytes(report.render_pdf(study, lang))
+        elif suffix == ".xlsx":
+            report.render_xlsx(study, out_path, lang)
+        else:
+            out_path.write_text(report.render_html(study, lang), "utf-8")
+    err.print(pick(f"已写出 {out_path}", f"Wrote {out_path}"))
+
+
+@develop_app.command("costs")
+@handles_errors
+def develop_costs(
+    costs: CostsOpt = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="导出为可编辑的 TOML 模板 / write an editable TOML template."
+        ),
+    ] = None,
+) -> None:
+    """显示成本表（默认值均待核实）/ show the cost table (every default is to confirm)."""
+    from tanhui.develop.costs import load_costs
+
+    table_data = load_costs(costs)
+    if export is not None:
+        export.write_text(table_data.to_toml(), "utf-8")
+        err.print(
+            pick(
+                f"已写出 {export}，修改后用 --costs 传入。",
+                f"Wrote {export}; edit it and pass it with --costs.",
+            )
+        )
+        return
+    lang = current_lang()
+    doc = table_data.to_dict(lang)
+    table = Table(title=f"{doc['name']} {doc['version']} ({doc['hash'][:12]})", show_lines=True)
+    for title in (
+        pick("项目", "item"),
+        pick("单位", "unit"),
+        pick("金额", "amount"),
+        pick("状态", "status"),
+        pick("来源", "source"),
+    ):
+        table.add_column(title, overflow="fold")
+    for item in doc["items"]:
+        amount = (
+            f"{100 * item['amount']:.1f}%"
+            if item["unit"] == "share_of_revenue"
+            else f"{item['amount']:,.2f}"
+        )
+        table.add_row(item["name"], item["unit_label"], amount, item["status"], item["source"])
+    out.print(table)
+    if doc["note"]:
+        out.print(doc["note"], style="yellow")

@@ -123,3 +123,73 @@ def test_a_bad_inventory_lists_its_problems_and_exits_2(tmp_path):
     done = tanhui("develop", "screen", path)
     assert done.returncode == 2
     assert "A-1" in done.stderr and "-3" in done.stderr
+
+
+def test_feasibility_json_and_table(tmp_path):
+    path = write_csv(tmp_path / "xb.csv", INVENTORY)
+    args = (
+        "develop",
+        "feasibility",
+        path,
+        "--scheme",
+        "ccer-afforestation",
+        "--start-year",
+        "2026",
+    )
+    done = tanhui(*args, "--growth", "", "--paths", "300", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["headline"]["sub_compartments"] == 1
+    assert doc["headline"]["area_mu"] == 150
+    # CCER: 30-year crediting period by default, CCER prices (base 70.8 yuan/t)
+    base = doc["scenarios"]["base"]
+    assert len(base["rows"]) == 31 and base["inputs"]["price"]["start_price"] == 70.8
+    assert doc["risk"]["paths"] == 300
+    table = tanhui(*args, "--growth", "", "--paths", "0", "--price", "base=20@0.02", lang="zh")
+    assert table.returncode == 0, table.stderr
+    assert "低价" not in table.stdout and "基准" in table.stdout and "20.00" in table.stdout
+    bad = tanhui(*args, "--price", "cheap")
+    assert bad.returncode == 2 and "NAME=YUAN" in bad.stderr
+    short = tanhui(*args, "--years", "10")  # CCER needs 20–40 years
+    assert short.returncode == 2 and "20" in short.stderr
+
+
+def test_report_files_and_cost_overrides(tmp_path):
+    path = write_csv(tmp_path / "xb.csv", INVENTORY)
+    base_args = ("develop", "report", path, "--start-year", "2026", "--paths", "200")
+    html = tmp_path / "r.html"
+    done = tanhui(*base_args, "--out", html, "--name", "上村项目", lang="zh")
+    assert done.returncode == 0, done.stderr
+    assert "上村项目" in html.read_text("utf-8")
+    book = tmp_path / "r.xlsx"
+    assert tanhui(*base_args, "--out", book).returncode == 0
+    assert "Cash flow" in CalamineWorkbook.from_path(str(book)).sheet_names
+    wrong = tanhui(*base_args, "--out", tmp_path / "r.docx")
+    assert wrong.returncode == 2 and ".pdf" in wrong.stderr
+
+    template = tmp_path / "costs.toml"
+    assert tanhui("develop", "costs", "--export", template).returncode == 0
+    text = template.read_text("utf-8")
+    assert "[[item]]" in text
+    feas = (
+        "develop",
+        "feasibility",
+        path,
+        "--start-year",
+        "2026",
+        "--paths",
+        "0",
+        "--format",
+        "json",
+    )
+    before = json.loads(tanhui(*feas).stdout)["headline"]["npv"]
+    cheaper = tmp_path / "cheaper.toml"
+    cheaper.write_text('[[item]]\nkey = "project_design"\namount = 0\n', "utf-8")
+    after = json.loads(tanhui(*feas, "--costs", cheaper).stdout)["headline"]["npv"]
+    assert after > before
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[item]]\nkey = "project_design"\namount = "lots"\n', "utf-8")
+    refused = tanhui(*feas, "--costs", broken)
+    assert refused.returncode == 2 and "amount" in refused.stderr
+    shown = tanhui("develop", "costs", lang="zh")
+    assert shown.returncode == 0 and "to confirm" in shown.stdout

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import segno
 
+from tanhui import _pdf
 from tanhui.errors import TanhuiError
-from tanhui.registry import certificates
 from tanhui.registry.certificates import (
     PURPOSES,
     CertificateData,
@@ -386,7 +386,7 @@ def test_missing_weasyprint_is_a_clear_error(monkeypatch):
 
 def test_missing_cjk_font_is_a_clear_error(monkeypatch):
     pytest.importorskip("weasyprint")
-    monkeypatch.setattr(certificates, "_has_cjk_font", lambda: False)
+    monkeypatch.setattr(_pdf, "has_cjk_font", lambda: False)
     with pytest.raises(CertificateError) as info:
         render_pdf(_data())
     assert "fonts-noto-cjk" in info.value.message("en")

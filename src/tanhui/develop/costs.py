@@ -65,7 +65,7 @@ class CostTableError(ParameterError):
             f"Cost table {source} has {n} problem(s); it was not used.",
             hint_zh="请按下列问题逐条修改后重试。默认成本表可用 `to_toml()` 导出作为模板。",
             hint_en="Fix each problem listed below and try again. Export the default table with "
-            "`to_toml()` to start from a template.",
+            "`tanhui develop costs --export FILE` to start from a template.",
         )
         self.source = source
         self.problems = problems

@@ -33,8 +33,6 @@ Decisions:
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
@@ -89,10 +87,6 @@ SCHEME_NAMES: dict[str, tuple[str, str]] = {
 DISPLAY_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 
 _QR_ERROR = "m"  # 15 % recovery: survives a crease or a stamp across the code on paper
-_INSTALL_HINT_ZH = "请安装 PDF 组件：pip install 'tanhui[pdf]'（另需系统库 Pango）。"
-_INSTALL_HINT_EN = (
-    "Install the PDF extra: pip install 'tanhui[pdf]' (it also needs the Pango library)."
-)
 
 
 class CertificateError(RegistryError):
@@ -409,47 +403,17 @@ def render_html(
     return _env().get_template("certificate.html").render(_context(data, lang, stylesheet))
 
 
-def _has_cjk_font() -> bool | None:
-    """Whether fontconfig knows a font covering Chinese; ``None`` when ``fc-list`` is missing."""
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return None
-    try:
-        out = subprocess.run(
-            [fc_list, ":lang=zh-cn", "family"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.strip())
-
-
 def render_pdf(data: CertificateData, lang: CertificateLang = "both") -> bytes:
     """The certificate as an A4 PDF, from the same template and CSS as :func:`render_html`.
 
     Needs the ``pdf`` extra (WeasyPrint) and a Chinese font; raises :class:`CertificateError`
     saying what to install otherwise.
     """
-    try:
-        import weasyprint  # optional dependency (the pdf extra), imported lazily
-    except (ImportError, OSError) as exc:  # OSError: WeasyPrint installed but Pango missing
-        raise CertificateError(
-            f"无法生成 PDF 证明：WeasyPrint 不可用（{exc}）。",
-            f"Cannot render the PDF certificate: WeasyPrint is not available ({exc}).",
-            hint_zh=_INSTALL_HINT_ZH,
-            hint_en=_INSTALL_HINT_EN,
-        ) from exc
-    if _has_cjk_font() is False:
-        raise CertificateError(
-            "无法生成 PDF 证明：系统中没有中文字体，中文将显示为方框。",
-            "Cannot render the PDF certificate: no Chinese font is installed, so Chinese text "
-            "would print as boxes.",
-            hint_zh="请安装中文字体，如 Debian/Ubuntu：apt-get install fonts-noto-cjk。",
-            hint_en="Install a CJK font, e.g. on Debian/Ubuntu: apt-get install fonts-noto-cjk.",
-        )
-    html = render_html(data, lang)
-    base = str(resources.files("tanhui.web").joinpath("static"))
-    return weasyprint.HTML(string=html, base_url=base).write_pdf()
+    from tanhui._pdf import html_to_pdf
+
+    return html_to_pdf(
+        render_html(data, lang),
+        what_zh="PDF 证明",
+        what_en="PDF certificate",
+        error=CertificateError,
+    )
