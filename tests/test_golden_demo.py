@@ -69,7 +69,11 @@ def test_demo_county_golden(demo_full):
     assert got["parameters_hash"] == want["parameters_hash"]
     for name, expected in want["methods"].items():
         actual = got["methods"][name]
-        assert actual["total_tco2e"] == pytest.approx(expected["total_tco2e"], rel=1e-9), name
+        # forest-management's baseline grows stands on curves fitted to the inventory by an
+        # iterative least-squares solver, whose last digits follow the NumPy/BLAS build (seen:
+        # 2e-8 relative on two groups); every other method is closed-form arithmetic.
+        rel = 1e-6 if name == "forest-management" else 1e-9
+        assert actual["total_tco2e"] == pytest.approx(expected["total_tco2e"], rel=rel), name
         assert actual["rows_credited"] == expected["rows_credited"], name
         assert actual["excluded"] == expected["excluded"], name
-        assert actual["by_group"] == pytest.approx(expected["by_group"], rel=1e-9), name
+        assert actual["by_group"] == pytest.approx(expected["by_group"], rel=rel), name

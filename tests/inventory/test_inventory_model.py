@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import struct
 from pathlib import Path
+from typing import Any
 
+import blake3
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -102,13 +104,18 @@ def test_summary(inventory: Inventory) -> None:
 # --- the content hash, recomputed from its docstring --------------------------------------------
 
 
-def reference_hash(table: pa.Table) -> str:
-    """A plain, slow transcription of the algorithm documented in ``content_hash``."""
+def reference_hash(table: pa.Table, algorithm: str = "blake3") -> str:
+    """A plain, slow transcription of the algorithm documented in ``content_hash``: layout v2
+    with BLAKE3, or v1 with sha256 (kept to confirm older results)."""
 
     def u64(n: int) -> bytes:
         return struct.pack("<Q", n)
 
-    h = hashlib.sha256(b"tanhui-inventory-content-v1\n" + u64(table.num_rows))
+    def new(data: bytes) -> Any:
+        return blake3.blake3(data) if algorithm == "blake3" else hashlib.sha256(data)
+
+    version = b"2" if algorithm == "blake3" else b"1"
+    h = new(b"tanhui-inventory-content-v" + version + b"\n" + u64(table.num_rows))
     for column in schema.COLUMNS:
         if column.name not in table.column_names:
             continue
@@ -135,13 +142,26 @@ def reference_hash(table: pa.Table) -> str:
         for text in (column.name, column.kind):
             data = text.encode("utf-8")
             h.update(u64(len(data)) + data)
-        h.update(hashlib.sha256(bytes(payload)).digest())
+        h.update(new(bytes(payload)).digest())
     return h.hexdigest()
 
 
 def test_content_hash_follows_its_documentation(inventory: Inventory) -> None:
     assert inventory.content_hash == reference_hash(inventory.table)
     assert len(inventory.content_hash) == 64
+    assert content_hash(inventory.table) == inventory.content_hash
+
+
+def test_the_sha256_content_hash_of_older_results_is_kept(inventory: Inventory) -> None:
+    legacy = inventory.content_hash_with("sha256")
+    assert (
+        legacy
+        == reference_hash(inventory.table, "sha256")
+        == content_hash(inventory.table, "sha256")
+    )
+    assert legacy != inventory.content_hash
+    with pytest.raises(ValueError, match="unknown hash algorithm"):
+        content_hash(inventory.table, "md5")
 
 
 def test_content_hash_ignores_chunking_dictionary_order_and_string_width() -> None:
@@ -166,6 +186,7 @@ def test_content_hash_ignores_chunking_dictionary_order_and_string_width() -> No
     ]
     for variant in variants:
         assert content_hash(variant) == expected
+        assert content_hash(variant, "sha256") == reference_hash(base, "sha256")
     # A different column set or order of rows is a different content.
     assert content_hash(base.slice(0, 3)) != expected
     assert content_hash(base.take([1, 0, 2, 3])) != expected

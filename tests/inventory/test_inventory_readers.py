@@ -380,3 +380,124 @@ def test_unknown_extension_missing_file_and_empty_files(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip")
     assert problems_of(broken) == [("unreadable_file", None, None)]
+
+
+# --- large Parquet files: text decoded in the background, assembled batch by batch ---------------
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> tuple:
+    """(inventory, problems) read as a small file, then as a large one (text columns decoded on
+    another thread in batches of 7 rows) — the two must not differ."""
+    from tanhui.inventory import readers
+
+    monkeypatch.setattr(readers, "_BACKGROUND_ROWS", 10**12)
+    small = check_inventory(path, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(readers, "_BACKGROUND_ROWS", 0)
+    monkeypatch.setattr(readers, "_TEXT_BATCH", 7)
+    large = check_inventory(path, **kwargs)  # type: ignore[arg-type]
+    for (inventory, problems), name in ((small, "small"), (large, "large")):
+        assert (inventory is None) == bool(problems), name
+    if small[0] is not None:
+        assert large[0] is not None
+        assert large[0].table.equals(small[0].table)
+        assert large[0].content_hash == small[0].content_hash
+        assert large[0].ids.to_pylist() == small[0].ids.to_pylist()
+    assert [p.to_dict("en") for p in large[1]] == [p.to_dict("en") for p in small[1]]
+    return large
+
+
+def test_large_parquet_row_groups_and_long_string_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 200
+    rows = [
+        [f"350499-{i % 13:04d}-{i:08d}", 1.0 + i, "杉木", 10.0, 50.0, None, None, "城关村"]
+        for i in range(n)
+    ]
+    table = pa.table(
+        {
+            "小班号": pa.array([r[0] for r in rows], pa.large_string()),
+            "面积(公顷)": [r[1] for r in rows],
+            "优势树种": [r[2] for r in rows],
+            "村": [r[7] for r in rows],
+        }
+    )
+    pq.write_table(table, tmp_path / "large.parquet", row_group_size=30)
+    inventory, problems = _both_ways(tmp_path / "large.parquet", monkeypatch)
+    assert not problems and len(inventory) == n
+    pq.write_table(
+        table.cast(pa.schema([pa.field("小班号", pa.string()), *list(table.schema)[1:]])),
+        tmp_path / "plain.parquet",
+        row_group_size=64,
+    )
+    inventory, problems = _both_ways(tmp_path / "plain.parquet", monkeypatch)
+    assert inventory.ids.to_pylist() == [r[0] for r in rows]
+
+
+def test_large_parquet_with_problems_lists_them_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are checked last in a large file (they may still be decoding); their problems are
+    listed exactly where they were before."""
+    ids: list[str | None] = [f"X{i % 40}" for i in range(120)]  # repeated: dictionary pages
+    ids[5] = None
+    ids[6] = "  "
+    areas: list[float | None] = [1.0] * 120
+    areas[5] = -1.0
+    areas[7] = None
+    table = pa.table({"小班号": ids, "面积(公顷)": areas, "树种组": ["杉木"] * 119 + ["松"]})
+    pq.write_table(table, tmp_path / "bad.parquet", row_group_size=50)
+    _, problems = _both_ways(tmp_path / "bad.parquet", monkeypatch)
+    codes = [(p.code, p.row) for p in problems]
+    assert codes[:4] == [
+        ("missing_value", 7),
+        ("nonpositive_area", 7),
+        ("missing_value", 8),
+        ("missing_value", 9),
+    ]
+    assert ("duplicate_id", 42 + 2) in codes and ("unknown_species", 121) in codes
+    table = pa.table({"平均年龄": [1.0], "村": ["甲"]})
+    pq.write_table(table, tmp_path / "none.parquet")
+    _, problems = _both_ways(tmp_path / "none.parquet", monkeypatch)
+    assert [p.code for p in problems] == ["missing_column"] * 3
+    assert problems[0].column == "小班号"
+    unique = pa.table(
+        {"小班号": [f"Y{i}" for i in range(120)], "面积(公顷)": areas, "树种组": ["杉木"] * 120}
+    )
+    pq.write_table(unique, tmp_path / "ids_ok.parquet", row_group_size=50)
+    _, problems = _both_ways(tmp_path / "ids_ok.parquet", monkeypatch)
+    assert [(p.code, p.row) for p in problems] == [("nonpositive_area", 7), ("missing_value", 9)]
+
+
+def test_large_parquet_text_longer_than_its_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dictionary pages store a repeated id once: the assembled text outgrows the page sizes."""
+    ids = [f"{'长' * 20}-{i % 3}" for i in range(300)]
+    table = pa.table({"小班号": ids, "面积(公顷)": [1.0] * 300, "树种组": ["杉木"] * 300})
+    pq.write_table(table, tmp_path / "rep.parquet", row_group_size=100)
+    _, problems = _both_ways(tmp_path / "rep.parquet", monkeypatch)
+    assert len(problems) == 297 and {p.code for p in problems} == {"duplicate_id"}
+    pq.write_table(table.slice(0, 3), tmp_path / "three.parquet")
+    inventory, problems = _both_ways(tmp_path / "three.parquet", monkeypatch)
+    assert inventory.ids.to_pylist() == ids[:3]
+
+
+def test_large_parquet_damaged_text_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tanhui.inventory import readers
+
+    monkeypatch.setattr(readers, "_BACKGROUND_ROWS", 0)
+    table = pa.table(
+        {"小班号": [f"A{i}" for i in range(50)], "面积(公顷)": [1.0] * 50, "树种组": ["杉木"] * 50}
+    )
+    path = tmp_path / "xb.parquet"
+    pq.write_table(table, path)
+
+    def broken(pf: object, name: str) -> pa.Array:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(readers, "_text_column", broken)
+    with pytest.raises(InventoryError) as info:
+        read_inventory(path)
+    assert [p.code for p in info.value.problems] == ["unreadable_file"]
+    assert "the disk went away" in info.value.problems[0].reason_en

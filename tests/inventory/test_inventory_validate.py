@@ -316,3 +316,105 @@ def test_parquet_ids_are_trimmed_before_comparing(tmp_path: Path) -> None:
     ]
     path = write_parquet(tmp_path / "ok.parquet", ["小班号", "面积(公顷)", "树种组"], rows[:2])
     assert read_inventory(path).ids.to_pylist() == ["1", "2"]
+
+
+@pytest.mark.parametrize("width", [8, 16, 20, 23, 32])
+def test_find_duplicates_of_ids_of_one_length(width: int) -> None:
+    """Ids of one byte length are folded in place (strided words); chunks and duplicates across
+    them, at the first and last rows, all found."""
+    rng = np.random.default_rng(width)
+    n = 30_000
+    ids: list[str | None] = [f"{i:0{width}d}" for i in range(n)]
+    for i in rng.choice(n, 40, replace=False):
+        ids[int(i)] = ids[int(rng.integers(0, n))]
+    ids[-1] = ids[0]
+    chunked = pa.chunked_array(
+        [pa.array(ids[:7000]), pa.array(ids[7000:20000]), pa.array(ids[20000:])]
+    )
+    for column in (pa.array(ids), chunked, pa.array(ids, pa.large_string())):
+        rows, firsts = find_duplicates(column, np.ones(n, dtype=bool))
+        assert (rows.tolist(), firsts.tolist()) == _reference_duplicates(ids)
+
+
+def test_find_duplicates_when_many_keys_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are a hash: rows sharing a key are compared exactly, so collisions cost time only."""
+    from tanhui.inventory import validate
+
+    n = 20_000
+    ids: list[str | None] = [f"ID-{i % 17}-{i:012d}" for i in range(n)]
+    ids[12_345] = ids[3]
+    expected = _reference_duplicates(ids)
+    for mix in (np.zeros(4, np.uint64), np.array([1, 0, 0, 0], np.uint64)):
+        monkeypatch.setattr(validate, "_MIX", mix)  # every key (nearly) the same
+        rows, firsts = find_duplicates(pa.array(ids), np.ones(n, dtype=bool))
+        assert (rows.tolist(), firsts.tolist()) == expected
+
+
+def test_find_duplicates_among_chance_collisions_of_32_bit_keys() -> None:
+    """A million random ids share some 100 keys by chance; only real duplicates are reported."""
+    from tanhui.inventory.validate import _fold_keys
+
+    n = 1_000_000
+    words = np.random.default_rng(11).integers(0, 2**63, n, dtype=np.int64)
+    ids: list[str | None] = [f"{w:016x}" for w in words.tolist()]
+    assert len(set(ids)) == n
+    keys = _fold_keys(pa.array(ids))
+    assert keys is not None and len(np.unique(keys)) < n  # chance collisions do occur
+    ids[999_999] = ids[5]
+    ids[500_000] = ids[499_999]
+    rows, firsts = find_duplicates(pa.array(ids), np.ones(n, dtype=bool))
+    assert (rows.tolist(), firsts.tolist()) == ([500_000, 999_999], [499_999, 5])
+
+
+def test_sharing_a_key_finds_every_row_with_a_shared_key() -> None:
+    from tanhui.inventory.validate import _fold_keys, _sharing_a_key
+
+    words = np.random.default_rng(5).integers(0, 2**63, 1_000_000, dtype=np.int64)
+    ids = pa.array([f"{w:016x}" for w in words.tolist()])  # random: keys collide by chance
+    keys = _fold_keys(ids)
+    assert keys is not None and keys.dtype == np.uint32
+    values, counts = np.unique(keys, return_counts=True)
+    expected = np.flatnonzero(np.isin(keys, values[counts > 1]))
+    assert expected.size  # 1,000,000 keys of 32 bits: ~100 pairs share one by chance
+    assert _sharing_a_key(ids, keys).tolist() == expected.tolist()
+    few = pa.array([f"{i:012d}" for i in range(1000)])
+    keys = _fold_keys(few)
+    assert keys is not None and _sharing_a_key(few, keys).size == 0
+
+
+def test_the_trim_byte_tables_cover_every_character_arrow_trims() -> None:
+    """The id check skips trimming when no id starts or ends with a byte that can begin or end
+    a whitespace character; those bytes are listed by hand and checked here against Arrow."""
+    import pyarrow.compute as pc
+
+    from tanhui.inventory.validate import _TRIM_FIRST, _TRIM_LAST
+
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    trimmed = pc.binary_length(pc.utf8_trim_whitespace(pa.array([chr(c) for c in points])))
+    for c, length in zip(points, trimmed.to_pylist(), strict=True):
+        if length == 0:
+            data = chr(c).encode("utf-8")
+            assert _TRIM_FIRST[data[0]] and _TRIM_LAST[data[-1]], hex(c)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["A-001", " A-002", "A-003"],
+        ["A-001", "A-002\u3000", "A-003"],
+        ["城关-1", "城关-2\u00a0", "城关-3"],
+        ["\tB1", "B2", "B3 "],
+    ],
+)
+def test_ids_needing_a_trim_are_trimmed_in_large_parquet_files(
+    tmp_path: Path, ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tanhui.inventory import readers
+
+    monkeypatch.setattr(readers, "_BACKGROUND_ROWS", 0)  # the large-file path, on a small file
+    rows = [[i, 1.0, "杉木"] for i in ids]
+    path = write_parquet(tmp_path / "xb.parquet", ["小班号", "面积(公顷)", "树种组"], rows)
+    assert read_inventory(path).ids.to_pylist() == [i.strip() for i in ids]
+    duplicate = [*rows, [ids[1].strip(), 2.0, "杉木"]]
+    path = write_parquet(tmp_path / "dup.parquet", ["小班号", "面积(公顷)", "树种组"], duplicate)
+    assert where(problems_of(path)) == [("duplicate_id", 5, "小班号", ids[1].strip())]

@@ -8,6 +8,8 @@ same MethodError (or none).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,6 +66,12 @@ def test_vectorized_equals_naive(name, seed, n, random_case):
         return
     slow = method.compute_naive(inputs)
     assert_same_output(fast, slow)
+    # Without its intermediate columns (``--summary``) a method computes the same rows.
+    bare = method.compute(replace(inputs, columns=False))
+    np.testing.assert_array_equal(bare.tco2e, fast.tco2e)
+    np.testing.assert_array_equal(bare.reasons, fast.reasons)
+    assert bare.deductions == fast.deductions and bare.notes == fast.notes
+    assert not bare.columns or list(bare.columns) == list(fast.columns)
 
 
 @pytest.mark.parametrize("name", list(METHODS))

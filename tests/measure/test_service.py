@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tanhui.errors import MethodError, ProvenanceMismatch
 from tanhui.inventory import read_inventory
+from tanhui.measure import provenance
 from tanhui.measure.methods import get_method
 from tanhui.measure.methods.base import MATCHED, ONLY_BASELINE, ONLY_CURRENT, MethodOptions
 from tanhui.measure.params import default_parameters
@@ -124,6 +125,41 @@ def test_verify_accepts_its_own_result_and_names_differences(tmp_path):
     assert info.value.exit_code == 1
 
 
+def test_verify_confirms_results_recorded_with_sha256(tmp_path):
+    """Results made before BLAKE3 name no hash algorithm; they are confirmed with sha256."""
+    path, earlier = tmp_path / "b.csv", tmp_path / "a.csv"
+    rows = [("X1", 1, "杉木", 100, "甲村"), ("X2", 3, "马尾松", 80, "乙村")]
+    inventory_csv(earlier, [(i, a, g, v - 20, vil) for i, a, g, v, vil in rows])
+    current = inventory_csv(path, rows)
+    options = MethodOptions(year_from=2016, year_to=2021)
+    result = measure_files(path, baseline=earlier, method="smcer", options=options)
+    record = json.loads(json.dumps(result.to_dict()))["provenance"]
+    assert record["hash_algorithm"] == "blake3"
+    assert record["inputs"]["current"]["content_hash"] == current.content_hash
+    assert record["result"]["rows_hash"] == provenance.array_hash(result.output.tco2e)
+    legacy = dict(record)
+    del legacy["hash_algorithm"]
+    legacy["inputs"] = {
+        k: {**v, "content_hash": result.sources[k].content_hash_with("sha256")}
+        for k, v in record["inputs"].items()
+    }
+    legacy["result"] = {
+        **record["result"],
+        "rows_hash": provenance.array_hash(result.output.tco2e, algorithm="sha256"),
+    }
+    again = measure_files(path, baseline=earlier, method="smcer", options=options)
+    verify(again, legacy)  # recomputed with sha256: identical
+    verify(again, record)
+    tampered = {**legacy, "inputs": {**legacy["inputs"]}}
+    tampered["inputs"]["current"] = {**legacy["inputs"]["current"], "content_hash": "0" * 64}
+    with pytest.raises(ProvenanceMismatch) as info:
+        verify(again, tampered)
+    assert [d.split(":")[0] for d in info.value.differences] == ["inputs.current.content_hash"]
+    with pytest.raises(ProvenanceMismatch) as info:
+        verify(again, {**record, "hash_algorithm": "sha256"})  # names sha256, holds BLAKE3
+    assert "inputs.current.content_hash" in [d.split(":")[0] for d in info.value.differences]
+
+
 def test_growth_curves_are_recorded_in_provenance(demo_small):
     result = measure_files(
         demo_small.csv_2021, baseline=demo_small.csv_2016, method="forest-management"
@@ -178,3 +214,33 @@ def test_smcer_reserve_is_taken_on_the_project_total(demo_small):
     )
     gross = float(result.output.tco2e.sum())
     assert result.output.deductions == {"reserve": pytest.approx(0.1 * max(gross, 0.0))}
+
+
+def test_allocator_tuning_reaches_arrow_only_before_it_loads():
+    """The CLI tunes the allocators before pyarrow is imported; mimalloc reads its settings
+    when pyarrow loads, and a value the user set wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "if sys.argv[1] == 'late': import pyarrow\n"
+        "from tanhui._memory import tune_for_arrays\n"
+        "tune_for_arrays()\n"
+        "import pyarrow as pa, numpy as np\n"
+        "assert pa.array(np.arange(3)).sum().as_py() == 3\n"
+        "print(os.environ.get('MIMALLOC_PURGE_DELAY'), os.environ.get('MIMALLOC_ARENA_EAGER_COMMIT'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
+
+    def run(when, **extra):
+        done = subprocess.run(
+            [sys.executable, "-c", code, when], env={**env, **extra}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert run("early") == ["-1", "0"]
+    assert run("late") == ["None", "None"]
+    assert run("early", MIMALLOC_PURGE_DELAY="50") == ["50", "0"]

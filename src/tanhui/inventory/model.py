@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import blake3
 import numpy as np
 import pyarrow as pa
 
@@ -25,7 +27,6 @@ from tanhui.inventory.readers import read_raw, single_array
 from tanhui.inventory.validate import build_table
 from tanhui.measure.stands import Stands
 
-HASH_PREFIX = b"tanhui-inventory-content-v1\n"
 _CANONICAL_NAN = np.uint64(0x7FF8000000000000)
 
 
@@ -72,6 +73,7 @@ class Inventory:
         self.geometry = geometry
         self.crs = crs
         self._hash: Future[str] | None = None
+        self._digests: Mapping[str, Future[bytes]] | None = None  # started while validating
         self._stands: Stands | None = None
         self._ids: pa.Array | None = None
 
@@ -86,14 +88,27 @@ class Inventory:
 
     @property
     def content_hash(self) -> str:
-        """See :func:`content_hash`; computed once."""
+        """See :func:`content_hash` (BLAKE3); computed once."""
         return self.start_hashing().result()
 
+    def content_hash_with(self, algorithm: str) -> str:
+        """The content hash with another algorithm (``"sha256"``: the one results recorded
+        before BLAKE3 name); computed on each call."""
+        if algorithm == HASH_ALGORITHM:
+            return self.content_hash
+        return content_hash(self.table, algorithm)
+
     def start_hashing(self) -> Future[str]:
-        """Start computing the content hash in a background thread (hashlib releases the GIL, so
-        it overlaps the arithmetic on another core); :attr:`content_hash` waits for it."""
+        """Start computing the content hash in a background thread (the hash releases the GIL,
+        so it overlaps the arithmetic on another core); :attr:`content_hash` waits for it.
+        :func:`read_inventory` has usually started it already, column by column."""
         if self._hash is None:
-            self._hash = _hasher().submit(content_hash, self.table)
+            digests = self._digests
+            if digests is not None and list(digests) == self.table.column_names:
+                self._hash = _combined(self.table.num_rows, digests)
+            else:
+                self._hash = _hasher().submit(content_hash, self.table)
+            self._digests = None
         return self._hash
 
     @property
@@ -133,10 +148,10 @@ class Inventory:
         if "survey_year" not in self.table.column_names:
             return None
         years = _float_numpy(single_array(self.table.column("survey_year")))
-        if len(years) == 0 or np.isnan(years).all():
+        if len(years) == 0:
             return None
-        low, high = np.nanmin(years), np.nanmax(years)
-        return float(low) if low == high else None
+        low, high = np.fmin.reduce(years), np.fmax.reduce(years)  # NaN ignored; all NaN → NaN
+        return float(low) if low == high else None  # NaN never equals NaN
 
     def summary(self) -> dict[str, Any]:
         """Rows, total area, count and area by species group, survey years, columns found/missing."""
@@ -194,18 +209,45 @@ def _hasher() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="tanhui-hash")
 
 
-def content_hash(table: pa.Table) -> str:
-    """sha256 of the canonical content of an inventory table — the same rows give the same hash
-    whatever the file format, chunking or dictionary order.
+# The algorithm of the content hash: BLAKE3 (layout v2). sha256 (layout v1) is kept to confirm
+# results recorded before BLAKE3 was adopted; provenance names the algorithm of its hashes.
+HASH_ALGORITHM = "blake3"
+ALGORITHMS = ("blake3", "sha256")
+_PREFIX = {"blake3": b"tanhui-inventory-content-v2\n", "sha256": b"tanhui-inventory-content-v1\n"}
 
-    Exactly::
 
-        H = sha256(b"tanhui-inventory-content-v1\\n" ‖ u64(row count) ‖ for each canonical column
-                   present, in schema.COLUMNS order: u64(len(name)) ‖ name ‖ u64(len(kind)) ‖
-                   kind ‖ D(column))
+def new_hash(algorithm: str = HASH_ALGORITHM, data: bytes = b"") -> Any:
+    """A fresh hash object of ``algorithm`` ("blake3" or "sha256") fed with ``data``.
+
+    Feed it with :func:`feed` (BLAKE3 takes only byte buffers). Both release the GIL on large
+    inputs, so hashing overlaps NumPy and Arrow work on another core.
+    """
+    if algorithm == "blake3":
+        return blake3.blake3(data)
+    if algorithm == "sha256":
+        return hashlib.sha256(data)
+    raise ValueError(f"unknown hash algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+
+
+def feed(h: Any, data: Any) -> None:
+    """``h.update`` with any C-contiguous buffer (a NumPy array, an Arrow buffer, bytes)."""
+    h.update(memoryview(data).cast("B"))
+
+
+def content_hash(table: pa.Table, algorithm: str = HASH_ALGORITHM) -> str:
+    """The hash of the canonical content of an inventory table — the same rows give the same
+    hash whatever the file format, chunking or dictionary order.
+
+    Exactly, with ``X`` = BLAKE3 (256-bit output) and ``V`` = 2 (the default), or, for
+    ``algorithm="sha256"``, ``X`` = sha256 and ``V`` = 1 (the layout's first version, kept to
+    confirm older results)::
+
+        H = X(b"tanhui-inventory-content-vV\\n" ‖ u64(row count) ‖ for each canonical column
+              present, in schema.COLUMNS order: u64(len(name)) ‖ name ‖ u64(len(kind)) ‖
+              kind ‖ D(column))
 
     where names and kinds are UTF-8, ``u64``/``i64``/``i32``/``f64`` are little-endian integers and
-    floats, and ``D`` is the 32-byte sha256 digest of the column's payload:
+    floats, and ``D`` is the 32-byte ``X`` digest of the column's payload:
 
     * ``id``: i64 byte length of every id, in row order, then the UTF-8 bytes of all ids
       concatenated;
@@ -214,32 +256,75 @@ def content_hash(table: pa.Table) -> str:
       point order, which is UTF-8 byte order) i64(byte length) ‖ bytes; then i32 of every row's
       code into that sorted list, -1 for an empty cell.
 
-    The result is the hex digest of ``H``. Column digests are computed in two threads.
+    The result is the hex digest of ``H`` (64 characters). Column digests are computed in two
+    threads. Version 2 changed only the algorithm (BLAKE3 hashes about twice as fast as sha256
+    here, and the content hash is on the path of every measurement).
     """
     names = [c for c in schema.COLUMNS if c.name in table.column_names]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = list(pool.map(lambda c: _column_digest(c.kind, table.column(c.name)), names))
-    h = hashlib.sha256(HASH_PREFIX)
-    h.update(_u64(table.num_rows))
-    for column, digest in zip(names, digests, strict=True):
-        for text in (column.name, column.kind):
+        digests = list(
+            pool.map(lambda c: column_digest(c.name, table.column(c.name), algorithm), names)
+        )
+    return _combine(table.num_rows, [c.name for c in names], digests, algorithm)
+
+
+def _combine(num_rows: int, names: Sequence[str], digests: Sequence[bytes], algorithm: str) -> str:
+    """``H`` of :func:`content_hash` from the column digests, in ``schema.COLUMNS`` order."""
+    h = new_hash(algorithm, _PREFIX[algorithm])
+    feed(h, _u64(num_rows))
+    for name, digest in zip(names, digests, strict=True):
+        for text in (name, schema.BY_NAME[name].kind):
             data = text.encode("utf-8")
-            h.update(_u64(len(data)))
-            h.update(data)
-        h.update(digest)
+            feed(h, _u64(len(data)))
+            feed(h, data)
+        feed(h, digest)
     return h.hexdigest()
+
+
+def _combined(num_rows: int, digests: Mapping[str, Future[bytes]]) -> Future[str]:
+    """A future of the content hash, set when the last column digest is done (no thread
+    waits for it)."""
+    result: Future[str] = Future()
+    result.set_running_or_notify_cancel()
+    pending = [len(digests)]
+    lock = threading.Lock()
+
+    def one_done(_: Future[bytes]) -> None:
+        with lock:
+            pending[0] -= 1
+            if pending[0]:
+                return
+        try:
+            values = [f.result() for f in digests.values()]
+            result.set_result(_combine(num_rows, list(digests), values, HASH_ALGORITHM))
+        except BaseException as exc:  # pragma: no cover - a digest failed: report it on use
+            result.set_exception(exc)
+
+    for future in digests.values():
+        future.add_done_callback(one_done)
+    return result
+
+
+def start_column_digest(name: str, column: pa.Array | pa.ChunkedArray) -> Future[bytes]:
+    """Start :func:`column_digest` of one canonical column in the background."""
+    return _hasher().submit(column_digest, name, column)
 
 
 def _u64(n: int) -> bytes:
     return int(n).to_bytes(8, "little")
 
 
-_BLOCK = 1 << 20  # rows per block when a column needs converting before hashing
+_BLOCK = 1 << 16  # values per block when hashing: a block's checks and copies stay in cache
 
 
-def _column_digest(kind: str, column: pa.ChunkedArray) -> bytes:
-    h = hashlib.sha256()
-    chunks = [c for c in column.chunks if len(c)]
+def column_digest(
+    name: str, column: pa.Array | pa.ChunkedArray, algorithm: str = HASH_ALGORITHM
+) -> bytes:
+    """``D(column)`` of :func:`content_hash` for the canonical column ``name``."""
+    kind = schema.BY_NAME[name].kind
+    h = new_hash(algorithm)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    chunks = [c for c in chunks if len(c)]
     if kind == "id":
         _hash_ids(h, chunks)
     elif kind == "float":
@@ -259,27 +344,31 @@ def _hash_ids(h: Any, chunks: list[pa.Array]) -> None:
         offsets = np.frombuffer(chunk.buffers()[1], dtype=offsets_type)[
             chunk.offset : chunk.offset + len(chunk) + 1
         ]
+        lengths = np.empty(_BLOCK, dtype="<i8")
         for start in range(0, len(offsets) - 1, _BLOCK):
             block = offsets[start : start + _BLOCK + 1]
-            h.update(np.diff(block).astype("<i8"))
+            out = lengths[: len(block) - 1]
+            np.subtract(block[1:], block[:-1], out=out)
+            feed(h, out)
         pieces.append((chunk, offsets))
     for chunk, offsets in pieces:
         data = chunk.buffers()[2]
         if data is not None and offsets[-1] > offsets[0]:
-            h.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+            feed(h, memoryview(data)[int(offsets[0]) : int(offsets[-1])])
 
 
 def _hash_floats(h: Any, values: np.ndarray) -> None:
     values = values.astype("<f8", copy=False)
-    if not (np.isnan(values).any() or (values == 0.0).any()):
-        h.update(values)  # nothing to canonicalize: hash the memory as it is
-        return
     for start in range(0, len(values), _BLOCK):
-        block = values[start : start + _BLOCK] + 0.0  # a copy; -0.0 + 0.0 = +0.0
+        block = values[start : start + _BLOCK]
+        if np.minimum.reduce(block) > 0.0:  # False for a NaN (it propagates) or any zero
+            feed(h, block)  # nothing to canonicalize: hash the memory as it is
+            continue
+        block = block + 0.0  # a copy; -0.0 + 0.0 = +0.0
         nan = np.isnan(block)
         if nan.any():
             block.view(np.uint64)[nan] = _CANONICAL_NAN
-        h.update(block)
+        feed(h, block)
 
 
 def _hash_categories(h: Any, chunks: list[pa.Array]) -> None:
@@ -294,16 +383,21 @@ def _hash_categories(h: Any, chunks: list[pa.Array]) -> None:
             indices = indices.fill_null(-1)
         codes = indices.to_numpy(zero_copy_only=False)
         present = np.zeros(len(dictionary) + 1, dtype=bool)
-        present[codes] = True  # code -1 marks the spare last slot
-        used = present[:-1]
+        for start in range(0, len(codes), _BLOCK):
+            block = codes[start : start + _BLOCK]
+            if len(present) <= 4096:  # a count per block is cheaper than a scatter
+                present |= np.bincount(block + 1, minlength=len(present)).astype(bool)
+            else:
+                present[block + 1] = True
+        used = present[1:]  # code -1 marks the spare first slot
         labels.update(v for v, u in zip(dictionary, used, strict=True) if u)
         parts.append((dictionary, codes))
     ordered = sorted(labels)
-    h.update(_u64(len(ordered)))
+    feed(h, _u64(len(ordered)))
     for label in ordered:
         data = label.encode("utf-8")
-        h.update(_u64(len(data)))
-        h.update(data)
+        feed(h, _u64(len(data)))
+        feed(h, data)
     where = {label: i for i, label in enumerate(ordered)}
     for dictionary, codes in parts:
         remap = np.array([where.get(v, -1) for v in dictionary] + [-1], dtype="<i4")
@@ -311,10 +405,10 @@ def _hash_categories(h: Any, chunks: list[pa.Array]) -> None:
             (remap[:-1] == np.arange(len(ordered))).all()
         )
         if identity and codes.dtype == np.dtype("<i4"):
-            h.update(np.ascontiguousarray(codes))
+            feed(h, np.ascontiguousarray(codes))
         else:
             for start in range(0, len(codes), _BLOCK):
-                h.update(remap[codes[start : start + _BLOCK]])
+                feed(h, remap[codes[start : start + _BLOCK]])
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -357,8 +451,17 @@ def read_inventory(
 
     raw = read_raw(path, layer=layer, encoding=encoding, select=select)
     plan = plan_columns(raw.headers, area_unit=area_unit, id_columns=ids)
-    built = build_table(raw, plan, known_groups=known_groups)
+    digests: dict[str, Future[bytes]] = {}
+
+    def on_column(name: str, column: pa.Array | pa.ChunkedArray) -> None:
+        # The content hash is needed by every measurement: hash each column on the other core
+        # while the rest of the file is still being checked.
+        digests[name] = start_column_digest(name, column)
+
+    built = build_table(raw, plan, known_groups=known_groups, on_column=on_column)
     if built.problems or built.table is None:
+        for future in digests.values():
+            future.cancel()
         raise InventoryError(str(path), built.problems)
     source = SourceInfo(
         path=str(path),
@@ -371,7 +474,10 @@ def read_inventory(
         ignored_columns=tuple(built.ignored),
         id_columns=ids,
     )
-    return Inventory(built.table, source, geometry=raw.geometry, crs=raw.crs)
+    inventory = Inventory(built.table, source, geometry=raw.geometry, crs=raw.crs)
+    if all(name in digests for name in built.table.column_names):
+        inventory._digests = {name: digests[name] for name in built.table.column_names}
+    return inventory
 
 
 def check_inventory(

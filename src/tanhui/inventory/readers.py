@@ -27,12 +27,14 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import os
 import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +72,7 @@ class RawTable:
     path: str
     fmt: str
     headers: list[str]
-    columns: list[pa.Array | pa.ChunkedArray]  # Parquet text columns may stay chunked
+    columns: list[pa.Array | pa.ChunkedArray]  # Parquet text and category columns may be chunked
     encoding: str | None = None
     layer: str | None = None
     first_row: int = 2
@@ -82,9 +84,19 @@ class RawTable:
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
     unread: list[str] = field(default_factory=list)  # headers not read (Parquet: not needed)
+    # Columns still being decoded in the background (Parquet text): index → the call that waits
+    # for one and returns it (or raises InventoryError). ``column(i)`` resolves them.
+    pending: dict[int, Callable[[], pa.Array | pa.ChunkedArray]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.n_rows
+
+    def column(self, i: int) -> pa.Array | pa.ChunkedArray:
+        """Column ``i``, waiting for it if it is still being decoded."""
+        wait = self.pending.pop(i, None)
+        if wait is not None:
+            self.columns[i] = wait()
+        return self.columns[i]
 
     def row_of(self, i: int) -> int:
         """The row number users see for data row ``i`` (0-based)."""
@@ -659,23 +671,55 @@ def _read_parquet(path: Path, select: Selector | None) -> RawTable:
         or pa.types.is_large_string(schema.field(data_names[i]).type)
     ]
     columns_to_read = read + ([geo_column] if geo_column else [])
-    try:
-        table = pq.read_table(
-            source,
-            columns=columns_to_read,
-            read_dictionary=dictionary or None,
-            memory_map=True,
-        )
-    except Exception as exc:
-        raise _unreadable(source, "Parquet 文件", "Parquet file", exc) from None
-    headers = list(read)
-    # Text columns stay chunked (one chunk per row group, no copy); the rest become one array.
-    columns = [
-        table.column(name)
-        if _is_plain_text(table.column(name).type)
-        else single_array(table.column(name))
-        for name in read
+    # Plain text columns (the ids) cost the most to decode, one column at a time. In a large
+    # file they are decoded on another thread while this one decodes the rest, which validation
+    # can then check (and hashing start on) before the text arrives; the checks of a column
+    # wait for it (``RawTable.column``).
+    later = [
+        name for name in read if _is_plain_text(schema.field(name).type) and name not in dictionary
     ]
+    if pf.metadata.num_rows < _BACKGROUND_ROWS or len(later) == len(columns_to_read):
+        later = []
+    now = [name for name in columns_to_read if name not in later]
+
+    def decode(names: list[str], threads: bool) -> pa.Table:
+        try:
+            # The file reader, not the dataset scanner (``pq.read_table``): it decodes each
+            # column of all row groups into one contiguous array (the scanner cuts every column
+            # into 128k-row batches that would have to be copied together again), doing less.
+            return pq.ParquetFile(source, memory_map=True, read_dictionary=dictionary or None).read(
+                columns=names, use_threads=threads
+            )
+        except Exception as exc:
+            raise _unreadable(source, "Parquet 文件", "Parquet file", exc) from None
+
+    background = _background().submit(_text_columns, source, later) if later else None
+    try:
+        table = decode(now, True)
+    except BaseException:
+        if background is not None:
+            background.cancel()
+        raise
+    headers = list(read)
+    # Text columns and the dictionaries of categories stay chunked (a dictionary arrives with
+    # one chunk per row group; validation maps it chunk by chunk, no copy); the rest become one
+    # array (numbers already are one).
+    categories = {data_names[i] for i in as_dict}
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    pending: dict[int, Callable[[], pa.Array | pa.ChunkedArray]] = {}
+    for i, name in enumerate(read):
+        if name in later:
+            assert background is not None
+            columns.append(pa.nulls(0))  # replaced by ``RawTable.column`` once decoded
+            pending[i] = functools.partial(_column_of, background, name)
+            continue
+        column = table.column(name)
+        if not (
+            _is_plain_text(column.type)
+            or (name in categories and pa.types.is_dictionary(column.type))
+        ):
+            column = single_array(column)
+        columns.append(column)
     geometry = None
     if geo_column:
         geometry = table.column(geo_column).to_numpy(zero_copy_only=False)
@@ -690,6 +734,93 @@ def _read_parquet(path: Path, select: Selector | None) -> RawTable:
         crs=crs,
         n_rows=pf.metadata.num_rows,
         unread=[n for i, n in enumerate(data_names) if i not in wanted],
+        pending=pending,
+    )
+
+
+_BACKGROUND_ROWS = 200_000  # smaller files are read in one go
+
+
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanhui-read")
+
+
+def _column_of(
+    columns: Future[dict[str, pa.Array | pa.ChunkedArray]], name: str
+) -> pa.Array | pa.ChunkedArray:
+    return columns.result()[name]  # re-raises the InventoryError of a failed decode
+
+
+_TEXT_BATCH = 1 << 17  # rows per batch while assembling a text column
+
+
+def _text_columns(source: str, names: list[str]) -> dict[str, pa.Array | pa.ChunkedArray]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(source, memory_map=True)
+        return {name: _text_column(pf, name) for name in names}
+    except Exception as exc:
+        raise _unreadable(source, "Parquet 文件", "Parquet file", exc) from None
+
+
+def _text_column(pf: object, name: str) -> pa.Array | pa.ChunkedArray:
+    """One plain text column, decoded batch by batch into one buffer sized from the metadata.
+
+    Arrow's column reader builds a long text column in a buffer it doubles (and copies) as it
+    fills: for 10 M ids that is several times their size in fresh memory, which costs more than
+    the decoding on a VM. Here each batch (its memory reused for the next) is copied once into
+    place. Nulls, or more text than the offsets hold, take Arrow's own path.
+    """
+    meta = pf.metadata  # type: ignore[attr-defined]
+    arrow_type = pf.schema_arrow.field(name).type  # type: ignore[attr-defined]
+    n = meta.num_rows
+    offset_type = np.int64 if pa.types.is_large_string(arrow_type) else np.int32
+    limit = int(np.iinfo(offset_type).max)
+
+    def whole() -> pa.Array | pa.ChunkedArray:
+        column = pf.read(columns=[name], use_threads=False).column(0)  # type: ignore[attr-defined]
+        return column.chunk(0) if column.num_chunks == 1 else column
+
+    # Plain pages hold every value with a 4-byte length: their uncompressed size bounds the text.
+    # Dictionary pages may repeat values: then the buffer grows. Unused capacity is never touched.
+    size = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            if group.column(c).path_in_schema == name:
+                size += group.column(c).total_uncompressed_size
+    data = np.empty(max(size, 1), dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=offset_type)
+    offsets[0] = 0
+    row = cursor = 0
+    for batch in pf.iter_batches(  # type: ignore[attr-defined]
+        batch_size=_TEXT_BATCH, columns=[name], use_threads=False
+    ):
+        chunk = batch.column(0)
+        m = len(chunk)
+        if chunk.null_count or chunk.type != arrow_type or row + m > n:
+            return whole()
+        bounds = np.frombuffer(chunk.buffers()[1], dtype=offset_type)[
+            chunk.offset : chunk.offset + m + 1
+        ]
+        start, stop = int(bounds[0]), int(bounds[-1])
+        if cursor + stop - start > limit:
+            return whole()
+        if cursor + stop - start > len(data):
+            grown = np.empty(max(2 * len(data), cursor + stop - start), dtype=np.uint8)
+            grown[:cursor] = data[:cursor]
+            data = grown
+        if stop > start:
+            text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+            data[cursor : cursor + stop - start] = text[start:stop]
+        np.add(bounds[1:], cursor - start, out=offsets[row + 1 : row + m + 1])
+        row, cursor = row + m, cursor + stop - start
+    if row != n:
+        return whole()
+    return pa.Array.from_buffers(
+        arrow_type, n, [None, pa.py_buffer(offsets), pa.py_buffer(data[:cursor])]
     )
 
 

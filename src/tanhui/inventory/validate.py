@@ -102,6 +102,15 @@ class Issues:
     def count(self) -> int:
         return len(self.general) + sum(len(b[0]) for b in self._batches)
 
+    def first_since(
+        self, general: int, batches: int, later_general: int, later_batches: int
+    ) -> None:
+        """Order the problems added after (``later_general``, ``later_batches``) before those
+        added since (``general``, ``batches``), as if they had been found first."""
+        g, b = self.general, self._batches
+        g[general:] = g[later_general:] + g[general:later_general]
+        b[batches:] = b[later_batches:] + b[batches:later_batches]
+
     def finish(self, limit: int = MAX_PROBLEMS) -> list[Problem]:
         total = self.count()
         room = limit if total <= limit else limit - 1
@@ -225,6 +234,77 @@ def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
+# Bytes that can begin, and bytes that can end, a character ``utf8_trim_whitespace`` removes: ASCII
+# whitespace and separators (09–0D, 1C–20), U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028,
+# U+2029, U+202F, U+205F and U+3000. A test checks these against Arrow for every code point.
+_TRIM_FIRST = np.zeros(256, dtype=bool)
+_TRIM_FIRST[[*range(0x09, 0x0E), *range(0x1C, 0x21), 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_TRIM_LAST = np.zeros(256, dtype=bool)
+_TRIM_LAST[
+    [*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0x8B), 0x9F, 0xA0, 0xA8, 0xA9, 0xAF]
+] = True
+_BLOCK = 1 << 16  # rows per block of the whole-column checks: temporaries stay in cache
+
+
+def _blocks(n: int, size: int = _BLOCK) -> range:
+    return range(0, n, size)
+
+
+def _fixed_width(offsets: np.ndarray) -> int | None:
+    """The byte length every string has, when they all have the same one."""
+    n = len(offsets) - 1
+    total = int(offsets[-1]) - int(offsets[0]) if n > 0 else 0
+    if n <= 0 or total % n:
+        return None
+    width = total // n
+    for start in _blocks(n):
+        block = offsets[start : start + _BLOCK + 1]
+        if not (block[1:] - block[:-1] == width).all():
+            return None
+    return width
+
+
+def _any_in(table: np.ndarray, values: np.ndarray) -> bool:
+    """Whether any byte of ``values`` is flagged in the 256-entry ``table``."""
+    if not len(values):
+        return False
+    if table[int(values.min()) : int(values.max()) + 1].sum() == 0:
+        return False  # no flagged byte in the range of the values: no per-byte lookup
+    return any(bool(table[values[i : i + _BLOCK]].any()) for i in _blocks(len(values)))
+
+
+def _may_need_trim(offsets: np.ndarray, data: np.ndarray) -> bool:
+    """False when no string can start or end with whitespace (checked on its first and last
+    byte), so that trimming would change nothing."""
+    n = len(offsets) - 1
+    width = _fixed_width(offsets)
+    if width == 0 or n <= 0:
+        return False
+    if width is not None:  # ids of one length (the usual case): the ends of each, no gather
+        begin = int(offsets[0])
+        rows = data[begin : begin + n * width].reshape(n, width)
+        low, high = np.full(2, 255, dtype=np.uint8), np.zeros(2, dtype=np.uint8)
+        for start in _blocks(n):
+            ends = rows[start : start + _BLOCK, [0, width - 1]]  # first and last byte, in cache
+            np.minimum(low, ends.min(axis=0), out=low)
+            np.maximum(high, ends.max(axis=0), out=high)
+        if not (
+            _TRIM_FIRST[low[0] : int(high[0]) + 1].any()
+            or _TRIM_LAST[low[1] : int(high[1]) + 1].any()
+        ):
+            return False  # no flagged byte in the range of first or last bytes
+        firsts = data[begin : begin + n * width : width]
+        lasts = data[begin + width - 1 : begin + n * width : width]
+        return _any_in(_TRIM_FIRST, firsts) or _any_in(_TRIM_LAST, lasts)
+    for start in _blocks(n):
+        block = offsets[start : start + _BLOCK + 1]
+        starts, ends = block[:-1], block[1:]
+        filled = ends > starts
+        if _TRIM_FIRST[data[starts[filled]]].any() or _TRIM_LAST[data[ends[filled] - 1]].any():
+            return True
+    return False
+
+
 def _clean_ids(array: pa.Array | pa.ChunkedArray, text_cells: bool) -> tuple[pa.Array, np.ndarray]:
     """Like :func:`_clean_text`; plain string ids are trimmed chunk by chunk and a chunk that
     needs no trimming is kept as it is (no copy of millions of ids)."""
@@ -235,43 +315,96 @@ def _clean_ids(array: pa.Array | pa.ChunkedArray, text_cells: bool) -> tuple[pa.
     for chunk in chunks:
         if len(chunk) == 0:
             continue
-        trimmed = pc.utf8_trim_whitespace(chunk)
-        before, _ = _string_buffers(chunk)
-        offsets, _ = _string_buffers(trimmed)
-        unchanged = offsets[-1] - offsets[0] == before[-1] - before[0]  # trimming only removes
-        kept.append(chunk if unchanged else trimmed)
-        empty = before if unchanged else offsets
-        empty = empty[1:] == empty[:-1]
+        before, data = _string_buffers(chunk)
+        offsets = before
+        if _may_need_trim(before, data):
+            trimmed = pc.utf8_trim_whitespace(chunk)
+            offsets, _ = _string_buffers(trimmed)
+            if offsets[-1] - offsets[0] == before[-1] - before[0]:  # trimming only removes
+                offsets = before
+            else:
+                chunk = trimmed
+        kept.append(chunk)
+        empty = offsets[1:] == offsets[:-1]
         if chunk.null_count:
             empty |= pc.is_null(chunk).to_numpy(zero_copy_only=False)
         parts.append(empty)
     if not kept:
         return array, np.zeros(0, dtype=bool)
     result = kept[0] if len(kept) == 1 else pa.chunked_array(kept, type=array.type)
-    return result, np.concatenate(parts)
+    return result, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-@dataclass
 class Numbers:
-    """A numeric source column: float64 values (NaN = empty or bad) and masks."""
+    """A numeric source column: float64 values (NaN = empty or bad) and masks.
 
-    values: np.ndarray
-    missing: np.ndarray
-    bad: np.ndarray
-    source: Source
-    array: pa.Array  # as read, for the value shown in problems
+    ``missing`` and ``bad`` are built only when asked for: a column of native numbers has no bad
+    cell and its empty cells are exactly its NaNs, which a whole-column reduction can rule out
+    without a per-row mask (the common case of a valid file).
+    """
+
+    def __init__(
+        self,
+        values: np.ndarray,
+        missing: np.ndarray | None,
+        bad: np.ndarray | None,
+        source: Source,
+        array: pa.Array | pa.ChunkedArray,
+    ) -> None:
+        self.values = values  # may be converted to canonical units later
+        self.read = values  # as read: NaN here is an empty cell when ``missing`` is None
+        self._missing = missing
+        self._bad = bad
+        self.source = source
+        self.array = array  # as read, for the value shown in problems
+
+    @property
+    def missing(self) -> np.ndarray:
+        if self._missing is None:
+            self._missing = np.isnan(self.read)
+        return self._missing
+
+    @property
+    def bad(self) -> np.ndarray:
+        if self._bad is None:
+            self._bad = np.zeros(len(self.read), dtype=bool)
+        return self._bad
+
+    def any_missing(self) -> bool:
+        if self._missing is None:
+            return _any_nan(self.read)
+        return bool(self._missing.any())
+
+    def any_bad(self) -> bool:
+        return self._bad is not None and bool(self._bad.any())
+
+
+def _any_nan(values: np.ndarray) -> bool:
+    """Whether ``values`` holds a NaN: one reduction, no temporary mask (``minimum`` propagates
+    NaN)."""
+    return bool(len(values)) and bool(np.isnan(np.minimum.reduce(values)))
+
+
+def _bounds(values: np.ndarray) -> tuple[float, float]:
+    """(smallest, largest) value ignoring NaN; (NaN, NaN) when there is none."""
+    if not len(values):
+        return math.nan, math.nan
+    return float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
 
 
 def _numbers(
     array: pa.Array, text_cells: bool, percent_ok: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, missing, bad) of a column that should hold numbers."""
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(values, missing, bad) of a column that should hold numbers; ``missing`` None means
+    "the NaN values", ``bad`` None means "no bad cell"."""
     if isinstance(array, pa.ChunkedArray) and not _is_text(array.type):
         array = single_array(array)
     t = array.type
     n = len(array)
     if pa.types.is_dictionary(t):
         values, missing, bad = _numbers(array.dictionary, text_cells, percent_ok)
+        missing = np.isnan(values) if missing is None else missing
+        bad = np.zeros(len(values), dtype=bool) if bad is None else bad
         idx = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         none = idx < 0
         idx = np.where(none, 0, idx)
@@ -283,8 +416,10 @@ def _numbers(
             ~none & bad[idx],
         )
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        values = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return values, np.isnan(values), np.zeros(n, dtype=bool)
+        if t != pa.float64():
+            array = array.cast(pa.float64())
+        values = array.to_numpy(zero_copy_only=False)  # no copy without nulls; null → NaN
+        return values, None, None
     if pa.types.is_null(t):
         return np.full(n, np.nan), np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     if pa.types.is_boolean(t):
@@ -322,45 +457,119 @@ def _numbers(
     return values, missing, bad
 
 
-@dataclass
 class Categories:
-    """A categorical source column: per-row codes (-1 = empty) into ``values`` (trimmed text)."""
+    """A categorical source column: per-row codes (-1 = empty) into ``values`` (trimmed text).
 
-    codes: np.ndarray
-    values: list[str]
-    source: Source
-    array: pa.Array
+    The rows are kept as they were read — the dictionary indices of each chunk of the file
+    column — with one small table from that dictionary to ``values``. :meth:`through` maps them
+    to any other coding in one pass over the rows; :attr:`codes`, the plain per-row array, is
+    built only when a check needs it (a file with problems, or two columns to compare).
+    """
+
+    def __init__(
+        self,
+        parts: list[np.ndarray],
+        remap: np.ndarray,
+        values: list[str],
+        source: Source,
+        array: pa.Array | pa.ChunkedArray,
+    ) -> None:
+        self.parts = parts  # per chunk: dictionary index of each row (len(remap) - 1 = null)
+        self.remap = remap  # dictionary index → index into ``values``; -1 for an empty value
+        self.values = values
+        self.source = source
+        self.array = array
+        self._codes: np.ndarray | None = None
+        self._present: np.ndarray | None = None
+
+    @property
+    def codes(self) -> np.ndarray:
+        if self._codes is None:
+            identity = np.append(np.arange(len(self.values), dtype=np.int32), np.int32(-1))
+            self._codes = self.through(identity)
+        return self._codes
+
+    def through(self, table: np.ndarray) -> np.ndarray:
+        """``table[code]`` of every row as int32; ``table`` has one entry per value plus a last
+        one for empty cells (code -1)."""
+        composed = np.asarray(table, dtype=np.int32)[self.remap]  # -1 picks the last entry
+        out = np.empty(sum(len(p) for p in self.parts), dtype=np.int32)
+        row = 0
+        for indices in self.parts:
+            for start in _blocks(len(indices)):  # small blocks: the widened indices stay in cache
+                part = indices[start : start + _BLOCK]
+                np.take(composed, part, out=out[row + start : row + start + len(part)])
+            row += len(indices)
+        return out
+
+    def present(self) -> np.ndarray:
+        """Which values occur; the extra last slot says whether an empty cell (-1) occurs."""
+        if self._present is None:
+            used = np.zeros(len(self.remap), dtype=bool)
+            for indices in self.parts:
+                _mark_used(used, indices)
+            present = np.zeros(len(self.values) + 1, dtype=bool)
+            present[self.remap[used]] = True  # -1 marks the last slot
+            self._present = present
+        return self._present
 
 
-def _categories(array: pa.Array, text_cells: bool) -> tuple[np.ndarray, list[str]]:
-    """(codes, distinct values): trimmed text, empty cells → -1, work on distinct values only."""
-    if isinstance(array, pa.ChunkedArray):
-        array = single_array(array)
-    text = _as_text(array)
-    if not pa.types.is_dictionary(text.type):
-        text = pc.dictionary_encode(text)
-    indices = text.indices
-    if indices.null_count:
-        indices = pc.fill_null(indices, -1)
-    codes = indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    raw_values = text.dictionary.to_pylist()
+def _mark_used(used: np.ndarray, indices: np.ndarray) -> None:
+    """Set ``used[i]`` for every index ``i`` in ``indices`` (non-negative, < len(used))."""
+    size = len(used)
+    for start in _blocks(len(indices)):
+        block = indices[start : start + _BLOCK]
+        if size <= 4096:  # a count per block is cheaper than a scatter of every row
+            used |= np.bincount(block, minlength=size).astype(bool)
+        else:
+            used[block] = True
+
+
+def _categories(
+    array: pa.Array | pa.ChunkedArray, text_cells: bool
+) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """(dictionary indices per chunk, dictionary → value table, distinct values): trimmed
+    text, empty cells → -1; the work is done on the distinct values, never a copy of the rows
+    (chunks arriving with different dictionaries are first put on one)."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    texts = []
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        text = _as_text(chunk)
+        if not pa.types.is_dictionary(text.type):
+            text = pc.dictionary_encode(text)
+        texts.append(text)
+    if len(texts) > 1:
+        texts = pa.chunked_array(texts).unify_dictionaries().chunks
+    raw_values = texts[0].dictionary.to_pylist() if texts else []
     cleaned: dict[str, int] = {}
-    remap = np.full(len(raw_values) + 1, -1, dtype=np.int32)  # last slot: code -1 stays -1
+    remap = np.full(len(raw_values) + 1, -1, dtype=np.int32)  # last slot: an empty cell
     for k, value in enumerate(raw_values):
         v = (value or "").strip()
         if not v or (text_cells and v.lower() in NULL_MARKERS):
             continue
         remap[k] = cleaned.setdefault(v, len(cleaned))
-    if len(cleaned) != len(raw_values) or (remap[:-1] != np.arange(len(raw_values))).any():
-        codes = remap[codes]
-    return codes, list(cleaned)
+    parts = []
+    for text in texts:
+        indices = text.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices.cast(pa.int32()), len(raw_values))
+        parts.append(indices.to_numpy(zero_copy_only=False))
+    return parts, remap, list(cleaned)
+
+
+def _relabel_table(labels: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
+    """Per-value table into the sorted distinct labels (None → -1), with a last -1 entry."""
+    final = sorted({lab for lab in labels if lab is not None})
+    where = {lab: i for i, lab in enumerate(final)}
+    table = np.array([where[lab] if lab is not None else -1 for lab in labels] + [-1], np.int32)
+    return table, final
 
 
 def _relabel(codes: np.ndarray, labels: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
     """Map codes through per-value labels (None → -1) into sorted distinct labels."""
-    final = sorted({lab for lab in labels if lab is not None})
-    where = {lab: i for i, lab in enumerate(final)}
-    table = np.array([where[lab] if lab is not None else -1 for lab in labels] + [-1], np.int32)
+    table, final = _relabel_table(labels)
     return table[codes], final
 
 
@@ -380,10 +589,31 @@ def _present(codes: np.ndarray, size: int) -> np.ndarray:
     return present
 
 
-def _dictionary(codes: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
-    mask = codes < 0
-    indices = pa.array(codes, type=pa.int32(), mask=mask if mask.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(labels, type=pa.string()))
+def _mapped(item: Categories, table: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
+    """The rows of ``item`` through ``table`` (one entry per value plus one for empty cells,
+    -1 = none) as a dictionary column over ``labels``, unused labels dropped."""
+    hit = table[np.flatnonzero(item.present())]  # the codes that occur; -1 when any is empty
+    used = np.zeros(len(labels) + 1, dtype=bool)
+    used[hit] = True
+    if not used[:-1].all():
+        compact, labels = _relabel_table(
+            [lab if u else None for lab, u in zip(labels, used[:-1], strict=True)]
+        )
+        table = compact[table]  # -1 stays -1 (the last entry of ``compact``)
+    return _dictionary(item.through(table), labels, has_empty=bool(used[-1]))
+
+
+def _dictionary(
+    codes: np.ndarray, labels: list[str], *, has_empty: bool | None = None
+) -> pa.DictionaryArray:
+    """A dictionary column; ``has_empty=False`` promises that every code is a valid index
+    (then the codes are not scanned again)."""
+    mask = codes < 0 if has_empty is None or has_empty else None
+    if mask is not None and not mask.any():
+        mask = None
+    indices = pa.array(codes, type=pa.int32(), mask=mask)
+    dictionary = pa.array(labels, type=pa.string())
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=has_empty is not False)
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -417,13 +647,26 @@ class Built:
     ignored: list[str] = field(default_factory=list)
 
 
-def build_table(raw: RawTable, plan: ColumnPlan, *, known_groups: Collection[str]) -> Built:
-    """Validate every row of ``raw`` and build the canonical Arrow table."""
+def build_table(
+    raw: RawTable,
+    plan: ColumnPlan,
+    *,
+    known_groups: Collection[str],
+    on_column: Callable[[str, pa.Array | pa.ChunkedArray], None] | None = None,
+) -> Built:
+    """Validate every row of ``raw`` and build the canonical Arrow table.
+
+    ``on_column(name, array)`` is called with each canonical column as soon as it is final,
+    while no problem has been found yet (the caller may start hashing it); the table holds
+    exactly these arrays when the file turns out valid.
+    """
     issues = Issues(raw)
     for problem in plan.problems:
         issues.add(problem)
     builder = _Builder(raw, plan, issues, frozenset(known_groups))
-    arrays = builder.run()
+    arrays = builder.run(_Finished(issues, on_column))
+    for i in list(raw.pending):
+        raw.column(i)  # a column no check needed still has to be readable
     problems = issues.finish()
     built = Built(
         None,
@@ -439,6 +682,25 @@ def build_table(raw: RawTable, plan: ColumnPlan, *, known_groups: Collection[str
     return built
 
 
+class _Finished(dict[str, pa.Array]):
+    """The canonical columns built so far; each is handed to ``on_column`` as it arrives, as
+    long as the file has no problem."""
+
+    def __init__(
+        self,
+        issues: Issues,
+        on_column: Callable[[str, pa.Array | pa.ChunkedArray], None] | None,
+    ) -> None:
+        super().__init__()
+        self.issues = issues
+        self.on_column = on_column
+
+    def __setitem__(self, name: str, array: pa.Array) -> None:
+        super().__setitem__(name, array)
+        if self.on_column is not None and not self.issues.count():
+            self.on_column(name, array)
+
+
 class _Builder:
     def __init__(
         self, raw: RawTable, plan: ColumnPlan, issues: Issues, known: frozenset[str]
@@ -450,11 +712,22 @@ class _Builder:
         self.area_from_geometry = False
         self.order = {h: i for i, h in enumerate(raw.headers)}
 
-    def run(self) -> dict[str, pa.Array]:
-        arrays: dict[str, pa.Array] = {}
+    def run(self, arrays: dict[str, pa.Array]) -> dict[str, pa.Array]:
+        # The ids are checked last: a large Parquet file may still be decoding them (see
+        # ``RawTable.pending``). Their problems are listed as if found first, as before.
+        general, batches = len(self.issues.general), len(self.issues._batches)
+        self._columns(arrays)
+        found = len(self.issues.general), len(self.issues._batches)
+        mapped = dict(self.column_map)
+        self.column_map.clear()
         ids = self._ids()
+        self.column_map.update(mapped)
+        self.issues.first_since(general, batches, *found)
         if ids is not None:
             arrays["subcompartment_id"] = ids
+        return arrays
+
+    def _columns(self, arrays: dict[str, pa.Array]) -> None:
         area = self._area()
         if area is not None:
             arrays["area_ha"] = pa.array(area)
@@ -469,14 +742,12 @@ class _Builder:
                 values = self._float(column, sources, area)
                 arrays[column.name] = pa.array(values)
             elif column.kind == "category":
-                codes, labels = self._category(column, sources)
-                arrays[column.name] = _dictionary(codes, labels)
-        return arrays
+                arrays[column.name] = self._category(column, sources)
 
     # -- helpers --
 
     def _col(self, source: Source) -> pa.Array:
-        return self.raw.columns[source.index]
+        return self.raw.column(source.index)
 
     def _missing_column(self, canonical: str) -> None:
         column = schema.BY_NAME[canonical]
@@ -631,7 +902,8 @@ class _Builder:
             self._check_agreement("area_ha", kept, numbers, None)
             self.column_map["area_ha"] = kept.source.header
             self.area_unit = kept.source.unit
-            self._missing_values(kept.missing, kept.source.header, column)
+            if kept.any_missing():
+                self._missing_values(kept.missing, kept.source.header, column)
             self._area_checks(kept.values, kept.source, kept.array)
             return kept.values
         if self.raw.geometry is not None:
@@ -648,6 +920,9 @@ class _Builder:
         header = source.header if source else (self.raw.geometry_column or "geometry")
         order = source.index if source else len(self.raw.headers)
         unit = source.unit if source else "ha"
+        low, high = _bounds(area)
+        if not (low <= 0 or high > (column.high or np.inf)):
+            return  # every area is positive and in range (or empty): no per-row masks
         nonpositive = area <= 0
         too_big = area > (column.high or np.inf)  # +inf too; NaN never
 
@@ -693,7 +968,8 @@ class _Builder:
         array = self._col(source)
         percent_ok = column.unit == "1" and source.unit != "%"  # a share may be written 30%
         values, missing, bad = _numbers(array, self.raw.text_cells, percent_ok)
-        self._not_numbers(bad, source, column)
+        if bad is not None:
+            self._not_numbers(bad, source, column)
         return Numbers(values, missing, bad, source, array)
 
     def _check_agreement(
@@ -726,6 +1002,12 @@ class _Builder:
 
     def _range_checks(self, item: Numbers, column: schema.Column) -> None:
         v = item.values
+        low, high = _bounds(v)
+        below = column.low is not None and (
+            low <= column.low if column.low_exclusive else low < column.low
+        )
+        if not below and not (column.high is not None and high > column.high):
+            return  # all in range (or empty): no per-row masks
         bad = np.zeros(len(v), dtype=bool)  # NaN compares False: empty cells are never bad
         if column.low is not None:
             bad |= (v <= column.low) if column.low_exclusive else (v < column.low)
@@ -763,12 +1045,10 @@ class _Builder:
 
     def _read_categories(self, source: Source) -> Categories:
         array = self._col(source)
-        codes, values = _categories(array, self.raw.text_cells)
-        return Categories(codes, values, source, array)
+        parts, remap, values = _categories(array, self.raw.text_cells)
+        return Categories(parts, remap, values, source, array)
 
-    def _category(
-        self, column: schema.Column, sources: list[Source]
-    ) -> tuple[np.ndarray, list[str]]:
+    def _category(self, column: schema.Column, sources: list[Source]) -> pa.DictionaryArray:
         results = []
         for source in sources:
             item = self._read_categories(source)
@@ -785,18 +1065,17 @@ class _Builder:
                 labels.append(label)
             if unknown:
                 self._unknown_category(item, column, np.array(unknown, dtype=np.int32))
-            codes, final = _relabel(item.codes, labels)
             # unknown values become -1 here; they are already reported
-            results.append((item, codes, final))
-        kept_item, codes, final = results[0]
-        for other_item, other_codes, other_final in results[1:]:
-            a = np.array([*final, ""], dtype=object)[codes]
-            b = np.array([*other_final, ""], dtype=object)[other_codes]
+            results.append((item, *_relabel_table(labels)))
+        kept_item, table, final = results[0]
+        for other_item, other_table, other_final in results[1:]:
+            a = np.array([*final, ""], dtype=object)[kept_item.through(table)]
+            b = np.array([*other_final, ""], dtype=object)[other_item.through(other_table)]
             differ = a != b
             if differ.any():
                 self._ambiguous(column.name, kept_item.source, other_item.source, differ)
         self.column_map[column.name] = kept_item.source.header
-        return _compact(codes, final)
+        return _mapped(kept_item, table, final)
 
     def _unknown_category(
         self, item: Categories, column: schema.Column, unknown: np.ndarray
@@ -832,8 +1111,7 @@ class _Builder:
             species = self._read_categories(species_sources[0])
             for other in species_sources[1:]:
                 self._same_text("species", species, self._read_categories(other))
-            codes, labels = _relabel(species.codes, species.values)
-            arrays["species"] = _dictionary(codes, labels)
+            arrays["species"] = _mapped(species, *_relabel_table(species.values))
             self.column_map["species"] = species.source.header
         if group_sources:
             group = self._read_categories(group_sources[0])
@@ -852,7 +1130,7 @@ class _Builder:
                 np.array([where[g] if g is not None else -1 for g in mapped] + [-1], np.int32)
             )
         first, table = items[0], tables[0]
-        present = _present(first.codes, len(first.values))
+        present = first.present()
         if not present[-1] or len(items) == 1:
             # One column decides every row: one pass to find the values used, one to map them.
             unknown = np.flatnonzero(present[:-1] & (table[:-1] < 0))
@@ -867,7 +1145,7 @@ class _Builder:
             final = np.array(
                 [final_where[groups[t]] if t >= 0 else -1 for t in table[:-1]] + [-1], np.int32
             )
-            arrays["species_group"] = _dictionary(final[first.codes], used)
+            arrays["species_group"] = _mapped(first, final, used)
             return
         # The group column has empty cells: fill them from the species column.
         result = table[first.codes]
@@ -971,7 +1249,6 @@ _MIX = np.array(
     dtype=np.uint64,
 )
 _FAST_WIDTH = 32  # bytes: longer ids use Arrow's hash table
-_FOLD_BLOCK = 1 << 20
 
 
 def find_duplicates(
@@ -980,8 +1257,9 @@ def find_duplicates(
     """Rows whose id appeared in an earlier row, and that earlier (first) row; 0-based indices.
 
     Rows where ``valid`` is False (empty ids) are not compared. For short ids (≤ 32 bytes, the
-    usual case) each id is padded to a multiple of 8 bytes and folded into one 64-bit key; when no
-    two keys are equal there is no duplicate, and only rows with equal keys are compared exactly.
+    usual case) each id is folded into a 32-bit key (equal ids, equal keys) and the keys are
+    sorted: when no two are equal there is no duplicate. Otherwise only the rows whose key is
+    shared (for 10 M distinct ids, some 20,000 by chance) are compared exactly.
     """
     n = len(ids)
     if n < 2:
@@ -990,17 +1268,9 @@ def find_duplicates(
     if valid.all() and n >= 10_000 and _is_text(ids.type):
         keys = _fold_keys(ids)
         if keys is not None:
-            keys.sort()  # in place: the common case ends here
-            if not (keys[1:] == keys[:-1]).any():
+            candidates = _sharing_a_key(ids, keys)
+            if candidates.size == 0:
                 return np.empty(0, np.int64), np.empty(0, np.int64)
-            keys = _fold_keys(ids)
-            assert keys is not None
-            order = np.argsort(keys, kind="stable")
-            sk = keys[order]
-            same = np.zeros(n, dtype=bool)
-            same[1:] |= sk[1:] == sk[:-1]
-            same[:-1] |= sk[1:] == sk[:-1]
-            candidates = np.sort(order[same])
     if candidates is None:
         candidates = np.flatnonzero(valid)
     subset = ids.take(pa.array(candidates)) if len(candidates) != n else ids
@@ -1019,35 +1289,101 @@ def find_duplicates(
     return candidates[dup].astype(np.int64), candidates[firsts[dup]].astype(np.int64)
 
 
-def _fold_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """One uint64 per id (equal ids → equal keys), or None when ids are too long to pad."""
-    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+_BUCKET_BITS = 20  # a table of 2^20 flags (1 MB) over the top bits of a key
+# Rows per block while folding: a block of ids (8,192 × 20 bytes) stays in the core's own cache
+# while its words are read one after another; 64k-row blocks made the fold 5× slower.
+_FOLD_BLOCK = 1 << 13
+
+
+def _sharing_a_key(ids: pa.Array | pa.ChunkedArray, keys: np.ndarray) -> np.ndarray:
+    """The rows (ascending) whose uint32 key (``_fold_keys(ids)``, sorted here in place) some
+    other row has too."""
+    keys.sort()  # in place: a sorted copy would be fresh memory, which costs more than a refold
+    same = keys[1:] == keys[:-1]
+    if not same.any():
+        return np.empty(0, np.int64)
+    shared = np.unique(keys[1:][same])
+    del same
+    _fold_keys(ids, out=keys)  # the keys again, in row order
+    # Rows to test: those whose key falls in a bucket of a shared key (1 row in ~100 here).
+    shift = np.uint32(32 - _BUCKET_BITS)
+    flagged = np.zeros(1 << _BUCKET_BITS, dtype=bool)
+    flagged[shared >> shift] = True
+    rows = []
+    for start in _blocks(len(keys)):
+        block = keys[start : start + _BLOCK]
+        hits = np.flatnonzero(flagged[block >> shift])
+        if hits.size:
+            values = block[hits]
+            at = np.minimum(np.searchsorted(shared, values), len(shared) - 1)
+            rows.append(hits[shared[at] == values] + start)
+    return np.concatenate(rows).astype(np.int64)
+
+
+def _fold_keys(ids: pa.Array | pa.ChunkedArray, out: np.ndarray | None = None) -> np.ndarray | None:
+    """One uint32 key per id (equal ids → equal keys), or None when ids are too long to fold.
+
+    Each id's 8-byte words are multiplied by odd constants and added (mod 2^64); the key is the
+    top half of the sum. When every id has the same byte length ``w`` ≥ 8 (the usual case) the
+    words at offsets 0, 8, 16 … and ``w - 8`` are read in place through strided views.
+    Otherwise every id is padded with spaces to a multiple of 8 bytes (a copy). One rule serves
+    every id of the call, so equal ids get equal keys.
+    """
+    chunks = [c for c in (ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]) if len(c)]
+    buffers = [_string_buffers(chunk) for chunk in chunks]
+    widths = {_fixed_width(offsets) for offsets, _ in buffers}
+    keys = np.empty(len(ids), dtype=np.uint32) if out is None else out
+    mixed = np.empty(_FOLD_BLOCK, dtype=np.uint64)
+    scratch = np.empty(_FOLD_BLOCK, dtype=np.uint64)
+    half = np.uint64(32)
+    if len(widths) == 1 and (width := widths.pop()) is not None and 8 <= width <= _FAST_WIDTH:
+        starts = [*range(0, width - 7, 8)]
+        if starts[-1] != width - 8:
+            starts.append(width - 8)  # overlaps the previous word: still every byte once at least
+        row = 0
+        for offsets, data in buffers:
+            count = len(offsets) - 1
+            for start in _blocks(count, _FOLD_BLOCK):
+                m = min(_FOLD_BLOCK, count - start)
+                out = mixed[:m]
+                base = int(offsets[start])
+                for k, at in enumerate(starts):
+                    words = np.ndarray(
+                        (m,), dtype="<u8", buffer=data, offset=base + at, strides=(width,)
+                    )
+                    if k == 0:
+                        np.multiply(words, _MIX[0], out=out)
+                    else:
+                        np.multiply(words, _MIX[k], out=scratch[:m])
+                        out += scratch[:m]
+                np.right_shift(out, half, out=out)
+                keys[row + start : row + start + m] = out
+            row += count
+        return keys
     longest = 0
-    for chunk in chunks:
-        if len(chunk):
-            offsets, _ = _string_buffers(chunk)
-            longest = max(longest, int(np.diff(offsets).max()))
+    for offsets, _ in buffers:
+        longest = max(longest, int(np.diff(offsets).max()))
     width = max(8, -(-longest // 8) * 8)
     if width > _FAST_WIDTH:
         return None
-    keys = np.empty(len(ids), dtype=np.uint64)
-    start = 0
+    row = 0
     for chunk in chunks:
-        for block_start in range(0, len(chunk), _FOLD_BLOCK):
-            block = chunk.slice(block_start, _FOLD_BLOCK)
-            n = len(block)
+        for start in _blocks(len(chunk), _FOLD_BLOCK):
+            block = chunk.slice(start, _FOLD_BLOCK)
+            m = len(block)
             padded = pc.ascii_rpad(block, width, padding=" ")
             offsets, data = _string_buffers(padded)
-            if offsets[-1] - offsets[0] != n * width or not (np.diff(offsets) == width).all():
+            if offsets[-1] - offsets[0] != m * width or not (np.diff(offsets) == width).all():
                 return None
-            words = data[offsets[0] : offsets[-1]].view(np.uint64).reshape(n, width // 8)
-            out = keys[start : start + n]
+            words = data[offsets[0] : offsets[-1]].view(np.uint64).reshape(m, width // 8)
+            out = mixed[:m]
             np.multiply(words[:, 0], _MIX[0], out=out)
-            scratch = np.empty(n, dtype=np.uint64)
             for k in range(1, width // 8):
-                np.multiply(words[:, k], _MIX[k], out=scratch)
-                out += scratch
-            start += n
+                np.multiply(words[:, k], _MIX[k], out=scratch[:m])
+                out += scratch[:m]
+            np.right_shift(out, half, out=out)
+            keys[row + start : row + start + m] = out
+        row += len(chunk)
     return keys
 
 

@@ -161,7 +161,7 @@ def pair(inputs: MethodInputs, method: str, *, required: bool) -> tuple[Stands |
     Raises MethodError when ``required`` and there is no baseline, or when the shapes disagree.
     Without a baseline returns ``(None, all ONLY_CURRENT)``.
     """
-    from tanhui.measure.methods.base import MATCHED, ONLY_BASELINE, ONLY_CURRENT
+    from tanhui.measure.methods.base import MATCHED, ONLY_CURRENT
 
     n = len(inputs.current)
     if inputs.baseline is None:
@@ -183,7 +183,7 @@ def pair(inputs: MethodInputs, method: str, *, required: bool) -> tuple[Stands |
     if inputs.match is None:
         return inputs.baseline, np.full(n, MATCHED, dtype=np.int8)
     match = np.asarray(inputs.match)
-    if match.shape != (n,) or not np.isin(match, (MATCHED, ONLY_CURRENT, ONLY_BASELINE)).all():
+    if match.shape != (n,) or not _valid_match(match):
         raise MethodError(
             "对齐结果（match）无效：长度须等于行数，取值只能是 0、1、2。",
             "The match array is invalid: it must have one value per row, each 0, 1 or 2.",
@@ -191,6 +191,15 @@ def pair(inputs: MethodInputs, method: str, *, required: bool) -> tuple[Stands |
             hint_en="Call the method through the measure service, which aligns rows by id.",
         )
     return inputs.baseline, match
+
+
+def _valid_match(match: np.ndarray) -> bool:
+    """Every value is MATCHED, ONLY_CURRENT or ONLY_BASELINE (0, 1, 2)."""
+    from tanhui.measure.methods.base import MATCHED, ONLY_BASELINE, ONLY_CURRENT
+
+    if match.dtype.kind in "iu" and (MATCHED, ONLY_CURRENT, ONLY_BASELINE) == (0, 1, 2):
+        return match.size == 0 or (int(match.min()) >= 0 and int(match.max()) <= 2)
+    return bool(np.isin(match, (MATCHED, ONLY_CURRENT, ONLY_BASELINE)).all())
 
 
 def period_years(inputs: MethodInputs, method: str, *, why_zh: str, why_en: str) -> float:
@@ -285,14 +294,52 @@ def stock_bits(
 
 
 class StockColumns:
-    """Group, factor, stock and its reason bits of one inventory, computed once."""
+    """Group, factor, stock and its reason bits of one inventory, computed once.
+
+    Equal to ``factor_per_row``, ``stock_tco2e`` and ``stock_bits`` on the rows; what depends on
+    the species group alone (index, factor, group and parameter bits) is worked out once per
+    *label* and then looked up per row, so a row costs three gathers and a few in-place passes.
+    """
 
     def __init__(self, stands: Stands, params: ParameterSet) -> None:
         self.area = stands.number("area_ha")
         self.volume = stands.number("volume_m3_per_ha")
-        self.group, self.factor = factor_per_row(stands, params)
-        self.stock = stock_tco2e(self.area, self.volume, self.factor)
-        self.bits = stock_bits(self.area, self.volume, self.group, self.factor)
+        codes, labels = stands.category("species_group")
+        where = {g: i for i, g in enumerate(params.groups)}
+        label_group = np.array(
+            [where.get(label.strip(), UNKNOWN_GROUP) for label in labels] + [MISSING_GROUP],
+            dtype=np.int64,
+        )
+        label_factor = per_group(params.tco2e_per_m3(), label_group)
+        no_values = np.zeros(len(label_group))  # area and volume present: bits of the group alone
+        label_bits = stock_bits(no_values, no_values, label_group, label_factor)
+        rows = np.asarray(codes, dtype=np.intp)  # widened once for the lookups
+        self._label_group, self._rows = label_group, rows
+        self._group: np.ndarray | None = None
+        self.factor = label_factor[rows]
+        stock = np.multiply(self.area, self.volume)
+        stock *= self.factor
+        self.stock = stock
+        bits = label_bits[rows]
+        bits |= np.isnan(self.area).view(np.uint8) * np.uint32(BIT["missing_area"])
+        bits |= np.isnan(self.volume).view(np.uint8) * np.uint32(BIT["missing_volume"])
+        self.bits = bits
+
+    @property
+    def label_group(self) -> np.ndarray:
+        """Group index per species-group label, plus a last entry (``MISSING_GROUP``) for code -1."""
+        return self._label_group
+
+    def by_label(self, table: np.ndarray) -> np.ndarray:
+        """``table[label]`` per row: one entry per label, and a last one for a missing group."""
+        return table[self._rows]
+
+    @property
+    def group(self) -> np.ndarray:
+        """Index into ``params.groups`` per row (int64): -1 missing group, -2 not in the set."""
+        if self._group is None:
+            self._group = self._label_group[self._rows]  # code -1: the trailing MISSING_GROUP
+        return self._group
 
 
 def bit_where(mask: np.ndarray, code: str) -> np.ndarray:
@@ -322,6 +369,13 @@ def contains_any(words: Iterable[str]) -> Callable[[str], bool]:
 
 def zero_if_nan(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
+
+
+def number_or_zero(stands: Stands, name: str) -> np.ndarray | np.float64:
+    """``zero_if_nan`` of a column; the scalar 0.0 when the inventory lacks the column (it
+    broadcasts like a column of zeros, without one)."""
+    values = stands.numbers.get(name)
+    return np.float64(0.0) if values is None else zero_if_nan(values)
 
 
 def area_mu(area_ha: np.ndarray) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Provenance: what a measurement result was computed from, and how to confirm it.
 
 A result records the hash of each input inventory's canonical rows, the method and its version,
-the parameter set and its hash, the options, the tanhui version and a hash of the per-row
-results. Recomputing with the same inputs must reproduce every field; :func:`compare` names each
-field that differs. Pure: stdlib and NumPy only.
+the parameter set and its hash, the options, the tanhui version, a hash of the per-row results
+and ``hash_algorithm``, the algorithm of those two kinds of hash (BLAKE3; a record without the
+field was made with sha256, which :func:`array_hash` and the inventory's content hash still
+compute to confirm it). Recomputing with the same inputs must reproduce every field;
+:func:`compare` names each field that differs. Pure: stdlib, NumPy and the BLAKE3 binding.
 """
 
 from __future__ import annotations
@@ -12,21 +14,41 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import blake3
 import numpy as np
 
+# The algorithm of content and row hashes in new results; a record that names none used LEGACY.
+HASH_ALGORITHM = "blake3"
+LEGACY_ALGORITHM = "sha256"
 # Fields that describe the run, not the numbers: they may differ between two identical results.
 _IGNORED = frozenset({"created_at", "input_files"})
+_BLOCK = 1 << 16  # values per block of array_hash: a NaN test stays in cache
 
 
-def array_hash(*arrays: np.ndarray) -> str:
-    """sha256 over the little-endian float64 bytes of the arrays, NaN canonicalized."""
-    digest = hashlib.sha256()
+def record_algorithm(record: Mapping[str, Any]) -> str:
+    """The hash algorithm a provenance record was made with."""
+    return str(record.get("hash_algorithm", LEGACY_ALGORITHM))
+
+
+def array_hash(*arrays: np.ndarray, algorithm: str = HASH_ALGORITHM) -> str:
+    """BLAKE3 (or ``algorithm="sha256"``) over the little-endian float64 bytes of the arrays,
+    each preceded by its length as u64, NaN canonicalized."""
+    if algorithm == "blake3":
+        digest: Any = blake3.blake3()
+    elif algorithm == "sha256":
+        digest = hashlib.sha256()
+    else:
+        raise ValueError(f"unknown hash algorithm {algorithm!r}")
     for values in arrays:
         values = np.ascontiguousarray(values, dtype="<f8")
-        if np.isnan(values).any():
-            values = np.where(np.isnan(values), np.nan, values)  # one NaN bit pattern
         digest.update(len(values).to_bytes(8, "little"))
-        digest.update(values.tobytes())
+        # Block by block: only a block holding a NaN is copied (to one NaN bit pattern); the
+        # rest is hashed where it lies, with no copy of the whole column.
+        for start in range(0, len(values), _BLOCK):
+            block = values[start : start + _BLOCK]
+            if np.isnan(np.minimum.reduce(block)):  # NaN propagates: a NaN test, no mask
+                block = np.where(np.isnan(block), np.nan, block)
+            digest.update(memoryview(block).cast("B"))
     return digest.hexdigest()
 
 

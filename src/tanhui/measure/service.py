@@ -8,7 +8,9 @@ or :func:`measure_inventories`; none of them computes anything itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,9 @@ class MeasureResult:
     breakdown_codes: dict[str, tuple[np.ndarray, tuple[str, ...]]]
     provenance: dict[str, Any]
     inventories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The inventories measured (kept alive with the result), to hash them again with the
+    # algorithm of an older record in ``verify``.
+    sources: dict[str, Inventory] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def total_tco2e(self) -> float:
@@ -66,7 +71,7 @@ class MeasureResult:
     def totals_by(self, key: str) -> dict[str, float]:
         """Credited tCO2e summed per label of a breakdown (``by_group``, ``by_village`` …)."""
         codes, labels = self.breakdown_codes[key]
-        sums = np.bincount(codes + 1, weights=self.output.tco2e, minlength=len(labels) + 1)
+        sums = _sums_by_code(codes, self.output.tco2e, len(labels))
         out = {label: float(sums[i + 1]) for i, label in enumerate(labels) if sums[i + 1] != 0}
         if sums[0] != 0:
             out[UNKNOWN_LABEL] = float(sums[0])
@@ -152,6 +157,27 @@ class MeasureResult:
                 dict(zip(keys, values, strict=True)) for values in zip(*table.values(), strict=True)
             ]
         return out
+
+
+_BLOCK = 1 << 16  # rows per block where codes are widened for np.bincount (stays in cache)
+
+
+def _sums_by_code(codes: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """``sums[c + 1]`` = sum of ``weights`` over rows with code ``c`` (-1 → ``sums[0]``).
+
+    Summed in blocks and the block sums added up; the order of additions differs from one
+    whole-column ``np.bincount`` only in the last bits of each total.
+    """
+    if len(codes) <= _BLOCK:
+        return np.bincount(codes + 1, weights=weights, minlength=size + 1)
+    sums = np.zeros(size + 1)
+    for start in range(0, len(codes), _BLOCK):
+        sums += np.bincount(
+            codes[start : start + _BLOCK] + 1,
+            weights=weights[start : start + _BLOCK],
+            minlength=size + 1,
+        )
+    return sums
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
@@ -263,6 +289,7 @@ def measure_inventories(
         "method": {"name": method.name, "version": method.version},
         "parameters": params.describe(),
         "options": options.describe(),
+        "hash_algorithm": provenance.HASH_ALGORITHM,  # of content_hash and rows_hash
         "inputs": {
             k: {"content_hash": v["content_hash"], "rows": v["rows"]}
             for k, v in inventories.items()
@@ -274,7 +301,10 @@ def measure_inventories(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "input_files": {k: v["file"] for k, v in inventories.items()},
     }
-    return MeasureResult(method, ids, output, match, breakdowns, record, inventories)
+    sources = (
+        {"current": current} if baseline is None else {"current": current, "baseline": baseline}
+    )
+    return MeasureResult(method, ids, output, match, breakdowns, record, inventories, sources)
 
 
 def compute_in_chunks(
@@ -284,41 +314,56 @@ def compute_in_chunks(
 
     Why: a method makes a few dozen temporaries per row. Over 10 million rows those are gigabytes of
     fresh memory, and first-touch page faults cost more than the arithmetic; in chunks the same
-    small working set is reused. Project-level deductions are applied once, on the whole total.
+    small working set is reused. The chunks are computed on two threads (NumPy releases the GIL;
+    methods are pure), each writing its own rows of the result. Project-level deductions are
+    applied once, on the whole total.
     """
     n = len(inputs.match) if inputs.match is not None else len(inputs.current)
     if n <= chunk_rows:
-        whole = method.compute(inputs)
+        whole = method.compute(inputs if keep_columns else replace(inputs, columns=False))
         return whole if keep_columns else replace(whole, columns={})
-    tco2e = np.empty(n)
-    reasons = np.empty(n, dtype=np.uint32)
-    columns: dict[str, np.ndarray] = {}
-    deductions: dict[str, float] = {}
-    notes: dict[str, None] = {}
-    part: MethodOutput | None = None
-    for start in range(0, n, chunk_rows):
-        rows = slice(start, min(start + chunk_rows, n))
-        part = method.compute(
+
+    def part_of(rows: slice) -> MethodOutput:
+        return method.compute(
             replace(
                 inputs,
                 current=inputs.current.take(rows),
                 baseline=None if inputs.baseline is None else inputs.baseline.take(rows),
                 match=None if inputs.match is None else inputs.match[rows],
+                columns=inputs.columns and keep_columns,
             )
         )
+
+    def put(rows: slice, part: MethodOutput) -> MethodOutput:
         tco2e[rows] = part.tco2e
         reasons[rows] = part.reasons
         if keep_columns:
             for name, values in part.columns.items():
-                columns.setdefault(name, np.empty(n))[rows] = values
+                columns[name][rows] = values
+        return replace(part, tco2e=tco2e[:0], columns={}, reasons=reasons[:0])  # keep the small
+
+    chunks = [slice(start, min(start + chunk_rows, n)) for start in range(0, n, chunk_rows)]
+    first = part_of(chunks[0])  # its columns name the result's columns
+    tco2e = np.empty(n)
+    reasons = np.empty(n, dtype=np.uint32)
+    columns = {name: np.empty(n) for name in first.columns} if keep_columns else {}
+    parts = [put(chunks[0], first)]
+    parts += list(_compute_pool().map(lambda rows: put(rows, part_of(rows)), chunks[1:]))
+    deductions: dict[str, float] = {}
+    notes: dict[str, None] = {}
+    for part in parts:
         for key, value in part.deductions.items():
             deductions[key] = deductions.get(key, 0.0) + value
         notes.update(dict.fromkeys(part.notes))
-    assert part is not None
     project_deductions = getattr(method, "project_deductions", None)
     if project_deductions is not None:
         deductions = project_deductions(inputs, float(np.sum(tco2e)))
-    return MethodOutput(tco2e, columns, reasons, part.reason_table, deductions, tuple(notes))
+    return MethodOutput(tco2e, columns, reasons, parts[-1].reason_table, deductions, tuple(notes))
+
+
+@functools.cache
+def _compute_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="tanhui-compute")
 
 
 def verify(result: MeasureResult, stored: dict[str, Any]) -> None:
@@ -335,9 +380,29 @@ def verify(result: MeasureResult, stored: dict[str, Any]) -> None:
             hint_zh="请指定 `tanhui measure … --format json --out 文件` 生成的 JSON 文件。",
             hint_en="Pass a JSON file written by `tanhui measure … --format json --out FILE`.",
         )
-    differences = provenance.compare(record, result.provenance)
+    differences = provenance.compare(record, _rehashed(result, provenance.record_algorithm(record)))
     if differences:
         raise ProvenanceMismatch(differences)
+
+
+def _rehashed(result: MeasureResult, algorithm: str) -> dict[str, Any]:
+    """``result.provenance`` with its hashes made with ``algorithm``: a record made before
+    BLAKE3 (sha256, no ``hash_algorithm`` field) is confirmed with sha256, as it was made."""
+    record = result.provenance
+    if algorithm == record.get("hash_algorithm") or algorithm != provenance.LEGACY_ALGORITHM:
+        return record  # the same algorithm, or one tanhui does not know: compare as it is
+    if set(result.sources) != set(record["inputs"]):
+        return record
+    redone = {k: v for k, v in record.items() if k != "hash_algorithm"}
+    redone["inputs"] = {
+        k: {**v, "content_hash": result.sources[k].content_hash_with(algorithm)}
+        for k, v in record["inputs"].items()
+    }
+    redone["result"] = {
+        **record["result"],
+        "rows_hash": provenance.array_hash(result.output.tco2e, algorithm=algorithm),
+    }
+    return redone
 
 
 def align(current: Inventory, baseline: Inventory) -> tuple[pa.Array, Stands, Stands, np.ndarray]:

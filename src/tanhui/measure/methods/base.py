@@ -68,6 +68,9 @@ class MethodInputs:
     options: MethodOptions = field(default_factory=MethodOptions)
     baseline: Stands | None = None
     match: np.ndarray | None = None
+    # False: the caller keeps only tco2e and reasons (``--summary``); a method may then skip
+    # building its intermediate columns and return none.
+    columns: bool = True
 
     @property
     def years(self) -> float | None:

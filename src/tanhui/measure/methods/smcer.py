@@ -170,15 +170,18 @@ class SmcerMethod:
         volume = matched & ~default
         has_cur = ~only_base
 
-        # Default-rate route.
-        rate = k.per_group(params.values[RATE], cur.group)
-        harvest = k.zero_if_nan(inputs.current.number("harvest_m3"))
-        disturbed = k.zero_if_nan(inputs.current.number("disturbance_share"))
+        # Default-rate route. What depends on the species group alone is worked out per label.
+        label_rate = k.per_group(params.values[RATE], cur.label_group)
+        rate = cur.by_label(label_rate)
+        harvest = k.number_or_zero(inputs.current, "harvest_m3")  # 0.0 without the column
+        disturbed = k.number_or_zero(inputs.current, "disturbance_share")
         no_factor = np.isnan(cur.factor)
-        fail = k.group_bits(cur.group)
+        label_fail = k.group_bits(cur.label_group)
+        label_fail |= k.bit_where((cur.label_group >= 0) & np.isnan(label_rate), "no_default_rate")
+        fail = cur.by_label(label_fail)
         fail |= k.bit_where(np.isnan(cur.area), "missing_area")
-        fail |= k.bit_where((cur.group >= 0) & np.isnan(rate), "no_default_rate")
-        fail |= k.bit_where((cur.group >= 0) & (harvest > 0) & no_factor, "harvested_no_factor")
+        if np.ndim(harvest):
+            fail |= k.bit_where((cur.group >= 0) & (harvest > 0) & no_factor, "harvested_no_factor")
         uses_rate = default & (fail == 0)
         years = self._years(inputs) if uses_rate.any() else NAN
         gross_increment = rate * k.area_mu(cur.area) * years * (1.0 - disturbed)
@@ -196,6 +199,9 @@ class SmcerMethod:
         reasons |= k.bit_where(only_cur, "not_in_baseline")
         reasons |= np.where(only_base, base_bits | k.BIT["not_in_current"], 0).astype(np.uint32)
 
+        gross = float(np.sum(tco2e, dtype=np.float64))
+        if not inputs.columns:
+            return self._finish(inputs, tco2e, {}, reasons, share, gross, baseline is None)
         columns = {
             "factor": np.where(has_cur, cur.factor, NAN),
             "factor_t1": (
@@ -209,7 +215,6 @@ class SmcerMethod:
             "harvest_loss": np.where(uses_rate, harvest_loss, NAN),
             "unmatched_effect": unmatched,
         }
-        gross = float(np.sum(tco2e, dtype=np.float64))
         return self._finish(inputs, tco2e, columns, reasons, share, gross, baseline is None)
 
     def compute_naive(self, inputs: MethodInputs) -> MethodOutput:
