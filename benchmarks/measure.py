@@ -115,12 +115,12 @@ def step_scan(paths: list[str]) -> dict:
 def step_measure(paths: list[str], method: str) -> dict:
     from tanhui.measure.methods import get_method
     from tanhui.measure.params import default_parameters
-    from tanhui.measure.service import measure_inventories, read_for_params
+    from tanhui.measure.service import measure_inventories, read_pair_for_params
 
     params = default_parameters()
     t0, c0 = time.perf_counter(), time.process_time()
-    later = read_for_params(paths[-1], params)
-    earlier = read_for_params(paths[0], params) if len(paths) > 1 else None
+    # as `tanhui measure` reads them (measure_files): two Parquet files at the same time
+    later, earlier = read_pair_for_params(paths[-1], paths[0] if len(paths) > 1 else None, params)
     t_read = time.perf_counter()
     # the path of `tanhui measure … --summary`: totals and per-row tCO2e, no intermediate columns
     result = measure_inventories(

@@ -89,3 +89,28 @@ def test_random_cases_mostly_compute(name, random_case):
         credited += int(np.count_nonzero(out.reasons == 0))
     assert computed >= 15
     assert credited >= 10
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 40), none=st.booleans())
+def test_smcer_every_row_matched_equals_naive(seed, n, none, random_case):
+    """``smcer`` has a shorter path when every row is MATCHED and no columns are kept."""
+    method = METHODS["smcer"]
+    inputs = random_case(seed, n, baseline="yes").inputs
+    inputs = replace(inputs, match=None if none else np.zeros(n, dtype=np.int8))
+    try:
+        fast = method.compute(replace(inputs, columns=False))
+    except MethodError as error:
+        with pytest.raises(MethodError) as caught:
+            method.compute_naive(inputs)
+        assert caught.value.en == error.en
+        return
+    slow = method.compute_naive(inputs)
+    np.testing.assert_allclose(fast.tco2e, slow.tco2e, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(fast.reasons, slow.reasons)
+    assert fast.reasons.dtype == np.uint32 and fast.tco2e.dtype == np.float64
+    assert fast.deductions == pytest.approx(slow.deductions) and fast.notes == slow.notes
+    full = method.compute(inputs)  # the general path (columns kept): bit for bit the same rows
+    np.testing.assert_array_equal(full.tco2e, fast.tco2e)
+    np.testing.assert_array_equal(full.reasons, fast.reasons)
+    assert full.deductions == fast.deductions

@@ -244,3 +244,120 @@ def test_allocator_tuning_reaches_arrow_only_before_it_loads():
     assert run("early") == ["-1", "0"]
     assert run("late") == ["None", "None"]
     assert run("early", MIMALLOC_PURGE_DELAY="50") == ["50", "0"]
+
+
+# --- two Parquet files read at the same time (read_pair_for_params) ----------------------------
+
+
+def parquet_inventory(path, ids, *, area=None, group="杉木"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(ids)
+    pq.write_table(
+        pa.table(
+            {
+                "小班号": pa.array(ids, pa.string()),
+                "面积(公顷)": pa.array(
+                    area if area is not None else [1.0 + k % 7 for k in range(n)]
+                ),
+                "树种组": pa.array([group] * n),
+                "每公顷蓄积": pa.array([100.0 + k % 11 for k in range(n)]),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+def _read_both_one_after_the_other(current, baseline):
+    from tanhui.errors import InventoryError
+
+    out = []
+    for path in (current, baseline):
+        try:
+            out.append(read_inventory(path, known_groups=PARAMS.groups))
+        except InventoryError as exc:
+            return out, exc
+    return out, None
+
+
+@pytest.mark.parametrize(
+    "now_ids, then_ids",
+    [
+        ([f"A{k:05d}" for k in range(12_000)], [f"A{k:05d}" for k in range(12_000)]),  # same
+        ([f"A{k:05d}" for k in range(12_000)], [f"A{k % 11_000:05d}" for k in range(12_000)]),
+        (
+            [f"A{k % 11_000:05d}" for k in range(12_000)],
+            [f"A{k % 11_000:05d}" for k in range(12_000)],
+        ),
+        ([f"A{k % 11_000:05d}" for k in range(12_000)], [f"A{k:05d}" for k in range(12_000)]),
+        (["a", "b", "c"], ["a", "b", "b"]),
+        (["a", "b", "b"], ["a", "b", "b"]),
+        (["a", "", "c"], ["a", "b", "c"]),
+        (["a", "b", "c"], ["c", "b", "a"]),
+    ],
+)
+def test_reading_a_pair_equals_reading_one_after_the_other(tmp_path, now_ids, then_ids):
+    """Shared ids never change what is read or raised: duplicates in either file, same or not."""
+    from tanhui.errors import InventoryError
+    from tanhui.measure.service import read_pair_for_params
+
+    now = parquet_inventory(tmp_path / "now.parquet", now_ids)
+    then = parquet_inventory(tmp_path / "then.parquet", then_ids)
+    expected, error = _read_both_one_after_the_other(now, then)
+    stages = []
+    if error is None:
+        got = read_pair_for_params(now, then, PARAMS, progress=stages.append)
+        assert [g.content_hash for g in got] == [e.content_hash for e in expected]
+        assert stages == ["read", "read-baseline"]
+    else:
+        with pytest.raises(InventoryError) as raised:
+            read_pair_for_params(now, then, PARAMS, progress=stages.append)
+        assert raised.value.source == error.source
+        assert [p.to_dict() for p in raised.value.problems] == [p.to_dict() for p in error.problems]
+        assert stages == (["read"] if len(expected) == 0 else ["read", "read-baseline"])
+
+
+def test_a_failing_current_file_does_not_leave_the_earlier_one_waiting(tmp_path):
+    from tanhui.errors import InventoryError
+    from tanhui.inventory.validate import UniqueIds
+
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    good = parquet_inventory(tmp_path / "good.parquet", ["a", "b", "c"])
+    shared = UniqueIds()
+    with pytest.raises(InventoryError):
+        read_inventory(bad, publish_ids=shared)
+    assert len(read_inventory(good, unique_ids=shared)) == 3  # returns: nothing was published
+    with pytest.raises(InventoryError):  # a missing id column: published nothing either
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        no_ids = tmp_path / "no_ids.parquet"
+        pq.write_table(pa.table({"面积(公顷)": [1.0]}), no_ids)
+        shared = UniqueIds()
+        try:
+            read_inventory(no_ids, publish_ids=shared)
+        finally:
+            assert len(read_inventory(good, unique_ids=shared)) == 3
+
+
+def test_equal_ids_skip_the_second_duplicate_check(tmp_path, monkeypatch):
+    import tanhui.inventory.validate as validate
+    from tanhui.inventory.validate import UniqueIds
+
+    ids = [f"A{k:05d}" for k in range(12_000)]
+    now = parquet_inventory(tmp_path / "now.parquet", ids)
+    then = parquet_inventory(tmp_path / "then.parquet", ids, group="马尾松")
+    other = parquet_inventory(tmp_path / "other.parquet", ids[::-1])
+    calls = []
+    real = validate.find_duplicates
+    monkeypatch.setattr(validate, "find_duplicates", lambda *a: calls.append(1) or real(*a))
+    shared = UniqueIds()
+    read_inventory(now, publish_ids=shared)
+    assert len(calls) == 1
+    assert read_inventory(then, unique_ids=shared).ids.equals(read_inventory(now).ids)
+    assert len(calls) == 2  # the plain read of `now` checked; `then` did not
+    read_inventory(other, unique_ids=shared)  # other order: checked
+    assert len(calls) == 3

@@ -24,7 +24,7 @@ from tanhui.errors import InventoryError, Problem
 from tanhui.inventory import schema
 from tanhui.inventory.aliases import plan_columns
 from tanhui.inventory.readers import read_raw, single_array
-from tanhui.inventory.validate import build_table
+from tanhui.inventory.validate import UniqueIds, build_table
 from tanhui.measure.stands import Stands
 
 _CANONICAL_NAN = np.uint64(0x7FF8000000000000)
@@ -422,6 +422,8 @@ def read_inventory(
     area_unit: Literal["ha", "mu"] | None = None,
     id_columns: Sequence[str] | None = None,
     known_groups: Collection[str] | None = None,
+    publish_ids: UniqueIds | None = None,
+    unique_ids: UniqueIds | None = None,
 ) -> Inventory:
     """Read, map and validate an inventory file; raise :class:`InventoryError` listing every
     problem (at most 10,000; the last then says how many more) — no partial inventory, ever.
@@ -430,7 +432,36 @@ def read_inventory(
     a CSV or of a Shapefile's DBF. ``area_unit``: the unit of a bare 面积 column (default ha).
     ``id_columns``: columns whose values, joined with ``-``, make the sub-compartment id.
     ``known_groups``: species groups that parameters exist for (default: the shipped set).
+    ``publish_ids`` / ``unique_ids``: two files read at the same time share their checked ids
+    (:class:`tanhui.inventory.validate.UniqueIds`); what is read or raised does not change.
     """
+    try:
+        return _read_inventory(
+            path,
+            layer=layer,
+            encoding=encoding,
+            area_unit=area_unit,
+            id_columns=id_columns,
+            known_groups=known_groups,
+            publish_ids=publish_ids,
+            unique_ids=unique_ids,
+        )
+    finally:
+        if publish_ids is not None:
+            publish_ids.close()  # the other file must not wait when this one failed early
+
+
+def _read_inventory(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None,
+    encoding: str | None,
+    area_unit: Literal["ha", "mu"] | None,
+    id_columns: Sequence[str] | None,
+    known_groups: Collection[str] | None,
+    publish_ids: UniqueIds | None,
+    unique_ids: UniqueIds | None,
+) -> Inventory:
     if area_unit not in (None, "ha", "mu"):
         raise ValueError(f"area_unit must be 'ha' or 'mu', not {area_unit!r}")
     if known_groups is None:
@@ -458,7 +489,14 @@ def read_inventory(
         # while the rest of the file is still being checked.
         digests[name] = start_column_digest(name, column)
 
-    built = build_table(raw, plan, known_groups=known_groups, on_column=on_column)
+    built = build_table(
+        raw,
+        plan,
+        known_groups=known_groups,
+        on_column=on_column,
+        publish_ids=publish_ids,
+        unique_ids=unique_ids,
+    )
     if built.problems or built.table is None:
         for future in digests.values():
             future.cancel()

@@ -743,7 +743,8 @@ _BACKGROUND_ROWS = 200_000  # smaller files are read in one go
 
 @functools.cache
 def _background() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanhui-read")
+    # two workers: the two files of a measurement may be read at the same time
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="tanhui-read")
 
 
 def _column_of(

@@ -47,6 +47,7 @@ unsupported_crs    outside the CGCS2000 3-degree zones (75°E–135°E) or an un
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -647,24 +648,63 @@ class Built:
     ignored: list[str] = field(default_factory=list)
 
 
+class UniqueIds:
+    """The checked ids of one inventory, handed to another read at the same time.
+
+    The file that publishes (``build_table(publish_ids=…)``) offers its ids once they are known
+    to be all present and distinct; the other (``build_table(unique_ids=…)``) waits for them, and
+    when its own ids are equal (the same values in the same order: both surveys exported
+    alike) it knows they are distinct too and skips its duplicate check, whose result could only
+    be "none". Otherwise it checks as usual. The result is the same either way.
+    """
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._ids: pa.Array | pa.ChunkedArray | None = None
+
+    def publish(self, ids: pa.Array | pa.ChunkedArray | None) -> None:
+        """Offer ``ids`` (all present, no duplicates), or None: nothing to offer. Once only."""
+        if not self._ready.is_set():
+            self._ids = ids
+            self._ready.set()
+
+    def close(self) -> None:
+        """Nothing (more) to offer: the publishing file failed before its ids were checked."""
+        self.publish(None)
+
+    def known_distinct(self, ids: pa.Array | pa.ChunkedArray) -> bool:
+        """True when ``ids`` equal the published ids (waits for the publisher to decide)."""
+        self._ready.wait()
+        known = self._ids
+        return known is not None and len(known) == len(ids) and known.equals(ids)
+
+
 def build_table(
     raw: RawTable,
     plan: ColumnPlan,
     *,
     known_groups: Collection[str],
     on_column: Callable[[str, pa.Array | pa.ChunkedArray], None] | None = None,
+    publish_ids: UniqueIds | None = None,
+    unique_ids: UniqueIds | None = None,
 ) -> Built:
     """Validate every row of ``raw`` and build the canonical Arrow table.
 
     ``on_column(name, array)`` is called with each canonical column as soon as it is final,
     while no problem has been found yet (the caller may start hashing it); the table holds
-    exactly these arrays when the file turns out valid.
+    exactly these arrays when the file turns out valid. ``publish_ids`` / ``unique_ids``: see
+    :class:`UniqueIds` (two files read at the same time; the results do not change).
     """
     issues = Issues(raw)
     for problem in plan.problems:
         issues.add(problem)
     builder = _Builder(raw, plan, issues, frozenset(known_groups))
-    arrays = builder.run(_Finished(issues, on_column))
+    builder.publish_ids, builder.unique_ids = publish_ids, unique_ids
+    try:
+        arrays = builder.run(_Finished(issues, on_column))
+    finally:
+        if publish_ids is not None:
+            publish_ids.close()  # no-op when the ids were published
     for i in list(raw.pending):
         raw.column(i)  # a column no check needed still has to be readable
     problems = issues.finish()
@@ -711,6 +751,8 @@ class _Builder:
         self.area_unit: str | None = None
         self.area_from_geometry = False
         self.order = {h: i for i, h in enumerate(raw.headers)}
+        self.publish_ids: UniqueIds | None = None
+        self.unique_ids: UniqueIds | None = None
 
     def run(self, arrays: dict[str, pa.Array]) -> dict[str, pa.Array]:
         # The ids are checked last: a large Parquet file may still be decoding them (see
@@ -866,7 +908,12 @@ class _Builder:
             self._missing_column("subcompartment_id")
             return None
         self.column_map["subcompartment_id"] = header
-        dup_rows, first_rows = find_duplicates(ids, valid)
+        if self.unique_ids is not None and valid.all() and self.unique_ids.known_distinct(ids):
+            dup_rows = first_rows = np.empty(0, np.int64)  # equal to ids known to be distinct
+        else:
+            dup_rows, first_rows = find_duplicates(ids, valid)
+        if self.publish_ids is not None:
+            self.publish_ids.publish(ids if dup_rows.size == 0 and valid.all() else None)
         if dup_rows.size:
             self.issues.rows(
                 dup_rows,

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from tanhui import __version__
 from tanhui.errors import MethodError, ProvenanceMismatch
 from tanhui.inventory import Inventory, read_inventory
+from tanhui.inventory.validate import UniqueIds
 from tanhui.measure import provenance
 from tanhui.measure.methods import get_method
 from tanhui.measure.methods.base import (
@@ -190,6 +191,50 @@ def read_for_params(path: str | Path, params: ParameterSet, **read_options: Any)
     return read_inventory(path, known_groups=params.groups, **read_options)
 
 
+def read_pair_for_params(
+    current: str | Path,
+    baseline: str | Path | None,
+    params: ParameterSet,
+    *,
+    progress: Progress | None = None,
+    **read_options: Any,
+) -> tuple[Inventory, Inventory | None]:
+    """Read the current inventory and the earlier one (when given), as :func:`read_for_params`.
+
+    Two Parquet files are read at the same time, one per core (decoding, validation and hashing
+    mostly run in Arrow and NumPy, outside the GIL). What the caller sees is what reading them
+    one after the other gives: the ``read`` stage, the current file's error if it has one (the
+    earlier file is then not reported on), else the ``read-baseline`` stage and the earlier
+    file's error if any. Other formats are read one after the other.
+    """
+    say = progress or (lambda _stage: None)
+    say("read")
+    if baseline is None:
+        return read_for_params(current, params, **read_options), None
+    if not (_is_parquet(current) and _is_parquet(baseline)):
+        inventory = read_for_params(current, params, **read_options)
+        say("read-baseline")
+        return inventory, read_for_params(baseline, params, **read_options)
+    # The current file's ids, once checked, spare the earlier file its duplicate check when
+    # both surveys list the same ids in the same order (see UniqueIds).
+    shared = UniqueIds()
+    earlier_future = _read_pool().submit(
+        read_for_params, baseline, params, unique_ids=shared, **read_options
+    )
+    inventory = read_for_params(current, params, publish_ids=shared, **read_options)
+    say("read-baseline")
+    return inventory, earlier_future.result()
+
+
+def _is_parquet(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".parquet"
+
+
+@functools.cache
+def _read_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanhui-read-pair")
+
+
 def measure_files(
     current: str | Path,
     *,
@@ -204,16 +249,12 @@ def measure_files(
     keep_columns: bool = True,
 ) -> MeasureResult:
     """Read the inventory file(s) and measure them; see :func:`measure_inventories`."""
-    say = progress or (lambda _stage: None)
     read_options = read_options or {}
     params = load_parameters(params_file)
     chosen = get_method(method)
-    say("read")
-    inventory = read_for_params(current, params, **read_options)
-    earlier = None
-    if baseline is not None:
-        say("read-baseline")
-        earlier = read_for_params(baseline, params, **read_options)
+    inventory, earlier = read_pair_for_params(
+        current, baseline, params, progress=progress, **read_options
+    )
     return measure_inventories(
         inventory,
         method=chosen,
@@ -276,10 +317,13 @@ def measure_inventories(
     say("compute")
     output = compute_in_chunks(method, inputs, keep_columns=keep_columns, chunk_rows=chunk_rows)
     breakdowns = {}
+    only_baseline = None if match is None else np.flatnonzero(match == ONLY_BASELINE)
     for key, column in BREAKDOWNS.items():
         codes, labels = stands.category(column)
-        if earlier_stands is not None and match is not None:
-            codes, labels = _fill_from_baseline(codes, labels, earlier_stands, column, match)
+        if earlier_stands is not None and only_baseline is not None and only_baseline.size:
+            codes, labels = _fill_from_baseline(
+                codes, labels, earlier_stands, column, match, only_baseline
+            )
         breakdowns[key] = (codes, labels)
     inventories = {"current": _describe_inventory(current)}
     if baseline is not None:
@@ -450,11 +494,20 @@ def _take(stands: Stands, index: np.ndarray) -> Stands:
 
 
 def _fill_from_baseline(
-    codes: np.ndarray, labels: tuple[str, ...], earlier: Stands, column: str, match: np.ndarray
+    codes: np.ndarray,
+    labels: tuple[str, ...],
+    earlier: Stands,
+    column: str,
+    match: np.ndarray,
+    only_baseline: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Label baseline-only rows with the baseline's value so their totals land somewhere."""
+    """Label baseline-only rows with the baseline's value so their totals land somewhere.
+
+    ``only_baseline``: the rows where ``match`` is ONLY_BASELINE, when the caller has them."""
     then_codes, then_labels = earlier.category(column)
-    rows = np.flatnonzero((match == ONLY_BASELINE) & (then_codes >= 0))
+    if only_baseline is None:
+        only_baseline = np.flatnonzero(match == ONLY_BASELINE)
+    rows = only_baseline[then_codes[only_baseline] >= 0]
     if rows.size == 0:
         return codes, labels
     merged = list(labels)
