@@ -1,7 +1,11 @@
-"""Benchmark: eligibility screening of a province-sized inventory, per scheme.
+"""Benchmark of development: screening of a province-sized inventory, and the Monte Carlo.
 
-    python benchmarks/develop.py                # 1 million sub-compartments
+    python benchmarks/develop.py                # 1 million sub-compartments, then the Monte Carlo
     python benchmarks/develop.py --rows 1e5     # quicker
+    python benchmarks/develop.py --no-risk      # screening only
+
+Part 2 runs ``benchmarks/develop_risk.py`` in its own process (10,000 paths of a 5,000
+sub-compartment project over 30 years; target ≤ 10 s), so each part's peak memory is its own.
 
 What it measures, in one process (screening is pure NumPy over arrays already in memory):
 
@@ -25,9 +29,11 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -137,6 +143,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per step; best kept")
     parser.add_argument("--sample", type=int, default=20_000, help="rows for the naive loop")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--no-risk", action="store_true", help="skip part 2 (the Monte Carlo benchmark)"
+    )
     args = parser.parse_args()
     tune_for_arrays()
     rows = int(args.rows)
@@ -222,6 +231,10 @@ def main() -> None:
         f"slowest scheme: {rate:,.0f} rows/s — target ≥ 2,000,000 rows/s: {verdict} "
         f"(best of {args.repeat}; naive × = vectorized speed-up on {min(args.sample, rows):,} rows)"
     )
+    if not args.no_risk:
+        print("\n--- part 2: Monte Carlo (benchmarks/develop_risk.py) ---", flush=True)
+        risk = Path(__file__).with_name("develop_risk.py")
+        sys.exit(subprocess.call([sys.executable, str(risk)]))
 
 
 if __name__ == "__main__":

@@ -826,3 +826,281 @@ def develop_costs(
     out.print(table)
     if doc["note"]:
         out.print(doc["note"], style="yellow")
+
+
+# ---------------------------------------------------------------------------- project library
+
+projects_app = typer.Typer(help="项目库 / the project library.", no_args_is_help=True)
+develop_app.add_typer(projects_app, name="projects")
+
+
+def _library(db: str | None) -> Any:
+    from tanhui.db import make_engine
+    from tanhui.develop.library import Library
+
+    return Library(make_engine(_db_url(db)))
+
+
+def _system() -> Any:
+    # The CLI is the administrator's tool on the server: it acts as the system (all roles); the
+    # web pages and the API act as the logged-in user.
+    from tanhui.registry.ledger import SystemActor
+
+    return SystemActor()
+
+
+def _stage(stage: str) -> str:
+    from tanhui.develop.lifecycle import STAGE_LABELS, Stage
+
+    try:
+        zh, en = STAGE_LABELS[Stage(stage)]
+    except ValueError:
+        return stage
+    return pick(zh, en)
+
+
+def _subcompartment_list(path: Path) -> list[tuple[str, float]]:
+    """``id,area_ha`` per line (e.g. the eligible rows of `develop screen --format csv`)."""
+    rows = []
+    for number, line in enumerate(_read_id_list(path), start=1):
+        sub_id, _, area = line.replace("，", ",").partition(",")
+        try:
+            rows.append((sub_id.strip(), float(area)))
+        except ValueError:
+            raise InputError(
+                f"{path} 第 {number} 行的面积 {area!r} 不是数字。",
+                f"Line {number} of {path}: the area {area!r} is not a number.",
+            ) from None
+    return rows
+
+
+@projects_app.command("list")
+@handles_errors
+def projects_list(
+    region: Annotated[str | None, typer.Option("--region", help="县代码 / county code.")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="阶段 / stage.")] = None,
+    scheme: Annotated[str | None, typer.Option("--scheme", help="机制 / scheme.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """列出项目库中的项目 / list the projects in the library."""
+    projects, total = _library(db).list_projects(
+        _system(), region_code=region, stage=stage, scheme=scheme, limit=500
+    )
+    table = Table(title=pick(f"项目库（共 {total} 个）", f"Project library ({total})"))
+    for title in (
+        "id",
+        pick("名称", "name"),
+        pick("机制", "scheme"),
+        pick("县", "county"),
+        pick("阶段", "stage"),
+        pick("面积(亩)", "area (mu)"),
+    ):
+        table.add_column(title)
+    for p in projects:
+        table.add_row(
+            str(p.id),
+            p.name,
+            p.scheme,
+            p.county or p.region_code,
+            _stage(p.stage),
+            f"{p.area_ha * 15:,.0f}",
+        )
+    out.print(table)
+
+
+@projects_app.command("create")
+@handles_errors
+def projects_create(
+    name: Annotated[str, typer.Argument(help="项目名称 / project name.")],
+    scheme: Annotated[str, typer.Option("--scheme", help="SMCER, CCER, GZCER … / scheme.")],
+    methodology: Annotated[str, typer.Option("--methodology", help="方法学 / methodology.")],
+    region: Annotated[str, typer.Option("--region", help="县代码（6 位）/ county code.")],
+    owner: Annotated[int, typer.Option("--owner", help="业主机构 id / owner organisation id.")],
+    ids: Annotated[
+        Path | None,
+        typer.Option(
+            "--ids", help="小班清单：每行 小班号,面积公顷 / sub-compartments: id,area_ha per line."
+        ),
+    ] = None,
+    county: Annotated[str, typer.Option("--county", help="县名 / county name.")] = "",
+    notes: Annotated[str, typer.Option("--notes", help="备注 / notes.")] = "",
+    db: DbOpt = None,
+) -> None:
+    """把候选项目加入项目库 / add a candidate project to the library."""
+    view = _library(db).create_project(
+        _system(),
+        name=name,
+        scheme=scheme,
+        methodology=methodology,
+        region_code=region,
+        county=county,
+        owner_organisation_id=owner,
+        subcompartments=_subcompartment_list(ids) if ids else (),
+        notes=notes,
+    )
+    out.print(
+        pick(
+            f"已建立项目 {view.id}「{view.name}」，阶段：{_stage(view.stage)}，小班 {len(view.subcompartments)} 个",
+            f"Created project {view.id} “{view.name}”, stage {_stage(view.stage)}, "
+            f"{len(view.subcompartments)} sub-compartments",
+        )
+    )
+
+
+@projects_app.command("show")
+@handles_errors
+def projects_show(
+    project_id: Annotated[int, typer.Argument(help="项目 id / project id.")],
+    on: Annotated[
+        str | None, typer.Option("--on", help="核对授权的日期 YYYY-MM-DD / consent date.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """项目详情：阶段历史与尚缺授权的地块 / a project: stage history and parcels lacking consent."""
+    from tanhui.db import make_engine
+    from tanhui.develop.library import Library
+    from tanhui.develop.pooling import GAP_REASON_LABELS, Pooling
+
+    engine = make_engine(_db_url(db))
+    library, actor = Library(engine), _system()
+    p = library.get_project(actor, project_id)
+    out.print(f"[bold]{p.id} {p.name}[/] — {p.scheme} / {p.methodology} — {_stage(p.stage)}")
+    out.print(
+        pick(
+            f"县 {p.county or p.region_code}，业主 {p.owner_name}，小班 {len(p.subcompartments)} 个，{p.area_ha * 15:,.0f} 亩",
+            f"county {p.county or p.region_code}, owner {p.owner_name}, "
+            f"{len(p.subcompartments)} sub-compartments, {p.area_ha * 15:,.0f} mu",
+        )
+    )
+    if p.next_stages:
+        out.print(
+            pick("下一步可到：", "May move to: ") + "、".join(_stage(s) for s in p.next_stages)
+        )
+    table = Table(title=pick("阶段历史", "Stage history"))
+    for title in (
+        pick("时间", "when"),
+        pick("从", "from"),
+        pick("到", "to"),
+        pick("操作人", "by"),
+        pick("说明", "note"),
+    ):
+        table.add_column(title)
+    for change in library.history(actor, project_id):
+        table.add_row(
+            str(change.changed_at)[:16],
+            _stage(change.from_stage) if change.from_stage else "—",
+            _stage(change.to_stage),
+            change.actor,
+            change.note,
+        )
+    out.print(table)
+    day = dt.date.fromisoformat(on) if on else None
+    gap = Pooling(engine).consent_gap(actor, project_id, on=day)
+    if gap.complete:
+        out.print(
+            pick(
+                "[green]✓[/] 所有地块均有有效授权。",
+                "[green]✓[/] Every parcel has a valid consent.",
+            )
+        )
+        return
+    table = Table(title=pick(f"尚缺授权（{gap.on}）", f"Lacking consent on {gap.on}"))
+    for title in (
+        pick("小班", "sub-compartment"),
+        pick("权利人", "holder"),
+        pick("村", "village"),
+        pick("面积(亩)", "mu"),
+        pick("原因", "reason"),
+    ):
+        table.add_column(title)
+    for parcel in gap.parcels:
+        zh, en = GAP_REASON_LABELS.get(parcel.reason, (parcel.reason, parcel.reason))
+        since = f"（{parcel.since}）" if parcel.since else ""
+        table.add_row(
+            parcel.subcompartment_id,
+            parcel.holder_name,
+            parcel.village,
+            f"{parcel.area_ha * 15:,.1f}",
+            pick(zh, en) + since,
+        )
+    for sub in gap.unowned:
+        table.add_row(
+            sub.subcompartment_id,
+            "—",
+            "",
+            f"{sub.area_ha * 15:,.1f}",
+            pick("未登记权利人", "no rights holder recorded"),
+        )
+    out.print(table)
+    out.print(
+        pick(
+            f"已授权面积 {gap.area_covered_ha * 15:,.0f} / {gap.area_total_ha * 15:,.0f} 亩",
+            f"Consented {gap.area_covered_ha * 15:,.0f} of {gap.area_total_ha * 15:,.0f} mu",
+        )
+    )
+
+
+@projects_app.command("advance")
+@handles_errors
+def projects_advance(
+    project_id: Annotated[int, typer.Argument(help="项目 id / project id.")],
+    note: Annotated[str, typer.Option("--note", help="说明 / note.")] = "",
+    db: DbOpt = None,
+) -> None:
+    """推进到下一阶段 / move the project to its next stage."""
+    view = _library(db).advance(_system(), project_id, note=note)
+    out.print(
+        pick(
+            f"项目 {view.id} 现处于：{_stage(view.stage)}",
+            f"Project {view.id} is now at: {_stage(view.stage)}",
+        )
+    )
+
+
+@projects_app.command("withdraw")
+@handles_errors
+def projects_withdraw(
+    project_id: Annotated[int, typer.Argument(help="项目 id / project id.")],
+    reason: Annotated[str, typer.Option("--reason", help="撤回原因 / reason.")],
+    db: DbOpt = None,
+) -> None:
+    """撤回项目 / withdraw the project."""
+    view = _library(db).withdraw(_system(), project_id, reason=reason)
+    out.print(pick(f"项目 {view.id} 已撤回", f"Project {view.id} withdrawn"))
+
+
+@projects_app.command("stats")
+@handles_errors
+def projects_stats(
+    region: Annotated[
+        str, typer.Option("--region", help="县代码（6 位）或省代码（2 位）/ county or province.")
+    ],
+    db: DbOpt = None,
+) -> None:
+    """县或省的项目库统计，含项目储备不足的县 / county or province statistics, with the counties
+    whose reserve is below the target."""
+    library, actor = _library(db), _system()
+    if len(region) == 6 and not region.endswith("0000"):
+        stats = library.county_stats(actor, region)
+        rows = [stats]
+        title = pick(f"{stats.county or region} 项目库", f"Library of {stats.county or region}")
+    else:
+        province = library.province_stats(actor, region[:2])
+        rows = list(province.counties)
+        title = pick(f"省 {region[:2]}0000 项目库", f"Library of province {region[:2]}0000")
+    table = Table(title=title)
+    for head in (
+        pick("县", "county"),
+        pick("项目数", "projects"),
+        pick("面积(亩)", "mu"),
+        pick("储备", "reserve"),
+        pick("各阶段", "by stage"),
+    ):
+        table.add_column(head)
+    for s in rows:
+        stages = "，".join(f"{_stage(k)} {v.count}" for k, v in s.by_stage.items() if v.count)
+        reserve = f"{s.reserve}/{s.reserve_min}" + (" [red]↓[/]" if s.below_reserve else "")
+        table.add_row(
+            s.county or s.region_code, str(s.projects), f"{s.area_ha * 15:,.0f}", reserve, stages
+        )
+    out.print(table)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -194,6 +195,69 @@ def run_demo(
         pick(
             f"试试：tanhui measure {files['parquet_2021']} --baseline {files['csv_2016']} --method smcer --check {path}",
             f"Try: tanhui measure {files['parquet_2021']} --baseline {files['csv_2016']} --method smcer --check {path}",
+        ),
+        style="dim",
+    )
+    _develop_step(directory, files, later, params, console, status)
+
+
+def _develop_step(
+    directory: Path,
+    files: dict[str, Path],
+    inventory: Any,
+    params: Any,
+    console: Console,
+    status: Console,
+) -> None:
+    """5. Development: screen the county for the Sanming ticket, study its best village, report."""
+    from tanhui.develop.report import render_html
+    from tanhui.develop.screening_service import screen_inventory
+    from tanhui.develop.study import Selection, study_inventory
+
+    with status.status(pick("资源筛查", "screening")):
+        report = screen_inventory(inventory, "smcer", params)
+    totals = report.totals()
+    villages = report.totals_by("village")
+    best = max(villages, key=lambda v: villages[v]["tco2e_per_yr"] or 0.0)
+    console.print(
+        pick(
+            f"5. 资源筛查（三明碳票）：{totals['eligible_rows']:,}/{totals['rows']:,} 个小班合格，"
+            f"{totals['eligible_area_mu']:,.0f} 亩；合格资源最多的村：{best}",
+            f"5. Screening (Sanming ticket): {totals['eligible_rows']:,} of {totals['rows']:,} "
+            f"sub-compartments eligible, {totals['eligible_area_mu']:,.0f} mu; richest village: {best}",
+        )
+    )
+    with status.status(pick(f"{best} 可行性与风险", f"feasibility and risk of {best}")):
+        study = study_inventory(
+            inventory,
+            "smcer",
+            name=pick(f"{best}林业碳票项目", f"{best} forestry carbon ticket project"),
+            selection=Selection(villages=(best,)),
+            params=params,
+            start_year=2026,
+            paths=2_000,
+            seed=2026,
+        )
+    h = study.headline()
+    path = directory / "feasibility_report.html"
+    path.write_text(render_html(study), "utf-8")
+    irr = "—" if h["irr"] is None else f"{100 * h['irr']:.1f}%"
+    console.print(
+        pick(
+            f"6. {best} 可行性：{h['area_mu']:,.0f} 亩，20 年签发 {h['tonnes_issued']:,} t，"
+            f"基准价净现值 {h['npv']:,.0f} 元（IRR {irr}），盈亏平衡价 {h['break_even_price']:,.2f} 元/吨，"
+            f"亏损概率 {100 * h['probability_of_loss']:.0f}%，建议缓冲 {100 * h['recommended_buffer_share']:.0f}%。"
+            f"报告：{path}",
+            f"6. Feasibility of {best}: {h['area_mu']:,.0f} mu, {h['tonnes_issued']:,} t issued over "
+            f"20 years, NPV at the base price {h['npv']:,.0f} yuan (IRR {irr}), break-even "
+            f"{h['break_even_price']:,.2f} yuan/t, P(loss) {100 * h['probability_of_loss']:.0f} %, "
+            f"recommended buffer {100 * h['recommended_buffer_share']:.0f} %. Report: {path}",
+        )
+    )
+    console.print(
+        pick(
+            f"试试：tanhui develop report {files['gpkg_2021']} --scheme smcer --village {best} --out 报告.pdf",
+            f"Try: tanhui develop report {files['gpkg_2021']} --scheme smcer --village {best} --out report.pdf",
         ),
         style="dim",
     )

@@ -193,3 +193,87 @@ def test_report_files_and_cost_overrides(tmp_path):
     assert refused.returncode == 2 and "amount" in refused.stderr
     shown = tanhui("develop", "costs", lang="zh")
     assert shown.returncode == 0 and "to confirm" in shown.stdout
+
+
+def test_project_library_from_the_command_line(tmp_path):
+    from tanhui.db import make_engine, upgrade
+    from tanhui.develop import demo_seed
+    from tanhui.registry import seed as registry_seed
+
+    url = f"sqlite:///{tmp_path / 'library.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    registry = registry_seed.seed(engine, tmp_path / "data")
+    seeded = demo_seed.seed(engine, tmp_path / "data", registry)
+    pooled, farm = seeded.projects["pooled"], seeded.projects["farm"]
+
+    listed = tanhui("develop", "projects", "list", "--db", url, lang="zh")
+    assert listed.returncode == 0, listed.stderr
+    assert "共 3 个" in listed.stdout and "候选" in listed.stdout
+
+    shown = tanhui("develop", "projects", "show", pooled, "--db", url)
+    assert shown.returncode == 0, shown.stderr
+    assert "Lacking consent" in shown.stdout
+    assert "no authorization" in shown.stdout and "expired" in shown.stdout
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("XB-1,2.5\nXB-2,1\n", "utf-8")
+    no_area = tmp_path / "no_area.txt"
+    no_area.write_text("XB-1,2.5\nXB-2\n", "utf-8")
+    owner = registry.organisations["farm"]
+    created = tanhui(
+        "develop",
+        "projects",
+        "create",
+        "新项目",
+        "--scheme",
+        "SMCER",
+        "--methodology",
+        "smcer",
+        "--region",
+        "350499",
+        "--owner",
+        owner,
+        "--ids",
+        ids,
+        "--db",
+        url,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "2 sub-compartments" in created.stdout
+    refused = tanhui(
+        "develop",
+        "projects",
+        "create",
+        "x",
+        "--scheme",
+        "SMCER",
+        "--methodology",
+        "smcer",
+        "--region",
+        "350499",
+        "--owner",
+        owner,
+        "--ids",
+        no_area,
+        "--db",
+        url,
+    )
+    assert refused.returncode == 2 and "Line 2" in refused.stderr
+
+    advanced = tanhui("develop", "projects", "advance", farm, "--note", "PDD", "--db", url)
+    assert advanced.returncode == 0 and "validation" in advanced.stdout
+    assert (
+        tanhui(
+            "develop", "projects", "withdraw", farm, "--reason", "资金不足", "--db", url
+        ).returncode
+        == 0
+    )
+    again = tanhui("develop", "projects", "advance", farm, "--db", url)
+    assert again.returncode == 2  # a withdrawn project moves no more
+    assert tanhui("develop", "projects", "advance", 999, "--db", url).returncode == 2
+
+    stats = tanhui("develop", "projects", "stats", "--region", "350499", "--db", url)
+    assert stats.returncode == 0, stats.stderr
+    # four projects; the reserve (not yet registered: the pooled candidate and the new one) is 2
+    assert "│ 4 " in stats.stdout and "2/2" in stats.stdout

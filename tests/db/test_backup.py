@@ -10,7 +10,7 @@ import pytest
 from db_sample import org, populate, snapshot
 from sqlalchemy import select
 
-from tanhui.db import UnitOfWork, backup, make_engine, read_info, restore, upgrade
+from tanhui.db import UnitOfWork, backup, head, make_engine, read_info, restore, upgrade
 from tanhui.db.tables import TABLES, Event, Organisation
 from tanhui.errors import DatabaseError
 
@@ -36,7 +36,7 @@ def test_sqlite_to_postgresql_and_back(filled_sqlite, migrated_postgres_url, tmp
 
     first = backup(filled_sqlite, tmp_path / "from-sqlite.jsonl.gz")
     assert first.rows == {name: len(rows) for name, rows in original.items()}
-    assert first.schema_revision == "0001"
+    assert first.schema_revision == head()
     restore(migrated_postgres_url, first.path)
     assert snapshot(migrated_postgres_url) == original
 
@@ -139,7 +139,7 @@ def test_backup_file_layout(filled_sqlite, tmp_path):
     with gzip.open(info.path, "rt", encoding="utf-8") as f:
         docs = [json.loads(line) for line in f]
     header, footer = docs[0], docs[-1]
-    assert header["format"] == "tanhui-backup" and header["schema_revision"] == "0001"
+    assert header["format"] == "tanhui-backup" and header["schema_revision"] == head()
     assert list(header["tables"]) == [t.name for t in TABLES]
     assert footer["end"] is True and footer["sha256"] == info.sha256
     order = [d["table"] for d in docs[1:-1]]

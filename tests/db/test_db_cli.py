@@ -9,7 +9,8 @@ from pathlib import Path
 
 from db_sample import populate, snapshot
 
-from tanhui.db import make_engine
+from tanhui.db import head, make_engine
+from tanhui.db.migrate import revisions
 
 
 def tanhui(*args: object, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
@@ -40,10 +41,10 @@ def test_upgrade_backup_restore_downgrade(tmp_path):
 
     done = tanhui("upgrade", "--db", source)
     assert done.returncode == 0, done.stderr
-    assert "(empty) → 0001" in done.stdout
+    assert f"(empty) → {head()}" in done.stdout
     done = tanhui("upgrade", "--db", source, "--revision", "head")
-    assert done.returncode == 0 and "already at revision 0001" in done.stdout
-    assert tanhui("current", "--db", source).stdout.strip() == "0001"
+    assert done.returncode == 0 and f"already at revision {head()}" in done.stdout
+    assert tanhui("current", "--db", source).stdout.strip() == head()
 
     engine = make_engine(source)
     populate(engine)
@@ -56,7 +57,7 @@ def test_upgrade_backup_restore_downgrade(tmp_path):
 
     done = tanhui("restore", archive, "--db", target)
     assert done.returncode == 2
-    assert "tanhui db upgrade --revision 0001" in done.stderr
+    assert f"tanhui db upgrade --revision {head()}" in done.stderr
     done = tanhui("restore", archive, "--db", target, "--upgrade")
     assert done.returncode == 0, done.stderr
     assert snapshot(target) == snapshot(source)
@@ -67,7 +68,7 @@ def test_upgrade_backup_restore_downgrade(tmp_path):
 
     done = tanhui("downgrade", "--revision", "base", "--db", target)  # no --yes, no terminal
     assert done.returncode != 0
-    assert tanhui("current", "--db", target).stdout.strip() == "0001"
+    assert tanhui("current", "--db", target).stdout.strip() == head()
     done = tanhui("downgrade", "--revision", "base", "--db", target, "--yes")
     assert done.returncode == 0, done.stderr
     assert tanhui("current", "--db", target).stdout.strip() == "(none)"
@@ -93,10 +94,10 @@ def test_postgresql_url_and_errors(postgres_url, tmp_path):
     plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     done = tanhui("upgrade", "--db", plain)
     assert done.returncode == 0, done.stderr
-    assert tanhui("current", "--db", plain).stdout.strip() == "0001"
+    assert tanhui("current", "--db", plain).stdout.strip() == head()
 
     done = tanhui("downgrade", "--revision", "nope", "--db", plain, "--yes")
-    assert done.returncode == 2 and "Known revisions: 0001" in done.stderr
+    assert done.returncode == 2 and f"Known revisions: {', '.join(revisions())}" in done.stderr
 
     done = tanhui("current", "--db", "postgresql://nobody@127.0.0.1:1/none")
     assert done.returncode == 2

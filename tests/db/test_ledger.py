@@ -398,6 +398,8 @@ def test_claimed_subcompartments_lists_land_issued_for_an_overlapping_period(wor
         "XB-777"
     ]
     assert (
-        ledger.claimed_subcompartments(dt.date(2016, 1, 1), dt.date(2030, 1, 1), region_code="520100")
+        ledger.claimed_subcompartments(
+            dt.date(2016, 1, 1), dt.date(2030, 1, 1), region_code="520100"
+        )
         == {}
     )

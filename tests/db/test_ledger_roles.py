@@ -43,8 +43,6 @@ ORG_OF_ROLE = {
 #: Actions with no ledger method taking an actor, and why (the matrix test checks the list).
 NOT_THROUGH_THE_LEDGER = {
     A.manage_users: "users and roles are the identity service's (tanhui.registry.identity)",
-    A.reserve: "no reservation operation in the ledger yet",
-    A.unreserve: "no reservation operation in the ledger yet",
     A.request_offset: "no offset operations in the ledger yet",
     A.confirm_offset: "no offset operations in the ledger yet",
     A.reject_offset: "no offset operations in the ledger yet",
@@ -52,6 +50,33 @@ NOT_THROUGH_THE_LEDGER = {
     A.view_event_log: "Ledger.verify()/the log take no actor: the API checks the role",
     A.verify_registry: "Ledger.verify() takes no actor: the API checks the role",
     A.public_lookup: "Ledger.lookup() is public (every role has public_lookup)",
+    **dict.fromkeys(
+        (
+            A.manage_dev_projects,
+            A.view_dev_projects,
+            A.view_library_stats,
+            A.manage_rights_holders,
+            A.view_rights_holders,
+            A.record_authorization,
+            A.record_payout,
+            A.record_loss_event,
+        ),
+        "development services (tanhui.develop): tests/develop/test_library_roles.py",
+    ),
+    **dict.fromkeys(
+        (
+            A.trade,
+            A.list_for_sale,
+            A.offer_storage,
+            A.record_cash,
+            A.view_cash,
+            A.operate_market,
+            A.request_loan,
+            A.manage_loans,
+            A.view_finance_stats,
+        ),
+        "market services (tanhui.market): tests/market/test_market_roles.py",
+    ),
 }
 
 
@@ -205,6 +230,19 @@ def _(t, role):
     return "farm", lambda who: t.ledger.transfer(
         who, block_id=t.block, quantity=1, to_account=t.world.account("buyer")
     )
+
+
+@case(A.reserve)
+def _(t, role):
+    n = next(t.n)
+    return "farm", lambda who: t.ledger.reserve(who, block_id=t.block, quantity=1, reference=n)
+
+
+@case(A.unreserve)
+def _(t, role):
+    n = next(t.n)
+    block = t.ledger.reserve(t.a["farm"], block_id=t.block, quantity=1, reference=n)["id"]
+    return "farm", lambda who: t.ledger.unreserve(who, block_id=block, reference=n)
 
 
 @case(A.request_pledge)

@@ -26,8 +26,8 @@ def table_names(url: str) -> set[str]:
 def test_shipped_inside_the_package():
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert revisions() == ["0001"]
-    assert head() == "0001"
+    assert revisions() == ["0001", "0002", "0003"]
+    assert head() == "0003"
 
 
 def test_up_down_and_up_again(db_url):

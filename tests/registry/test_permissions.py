@@ -57,6 +57,23 @@ view_review_queue         X   X   X   X   .   .   .   .   X   .   .
 view_event_log            X   X   .   .   .   .   .   .   X   X   .
 verify_registry           X   X   .   .   .   .   .   .   X   X   .
 public_lookup             X   X   X   X   X   X   X   X   X   X   X
+manage_dev_projects       X   .   .   .   X   .   .   .   .   .   .
+view_dev_projects         X   X   X   .   X   .   .   .   X   .   .
+view_library_stats        X   X   .   .   .   .   .   .   X   .   .
+manage_rights_holders     X   .   .   .   X   .   .   .   .   .   .
+view_rights_holders       X   .   .   .   X   .   .   .   X   .   .
+record_authorization      X   .   .   .   X   .   .   .   .   .   .
+record_payout             X   .   .   .   X   .   .   .   .   .   .
+record_loss_event         X   .   .   .   X   .   .   .   .   .   .
+trade                     .   .   .   .   X   X   .   .   .   .   .
+list_for_sale             .   .   .   .   X   X   .   .   .   .   .
+offer_storage             .   .   .   .   X   .   .   .   .   .   .
+record_cash               .   .   .   .   X   X   .   X   .   .   .
+view_cash                 .   .   .   .   X   X   .   X   X   .   .
+operate_market            .   .   .   .   .   .   .   X   .   .   .
+request_loan              .   .   .   .   X   .   .   .   .   .   .
+manage_loans              .   .   .   .   .   X   .   .   .   .   .
+view_finance_stats        X   X   .   .   .   X   .   X   X   .   .
 """
 ROLE_ORDER = [
     Role.forestry_regulator,
@@ -147,6 +164,11 @@ def test_the_public_and_the_auditor_change_nothing():
         Action.view_review_queue,
         Action.view_event_log,
         Action.verify_registry,
+        Action.view_dev_projects,
+        Action.view_rights_holders,
+        Action.view_library_stats,
+        Action.view_cash,
+        Action.view_finance_stats,
     }
     assert ALLOWED[Role.auditor] <= reading
     # the administrator manages accounts, never tonnes

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tanhui._version import __version__
 from tanhui.api.deps import EngineDep
 from tanhui.api.problems import install_problem_handlers, problem_responses
-from tanhui.api.routers import admin, auth, registry
+from tanhui.api.routers import admin, auth, develop, registry
 from tanhui.api.schemas import HealthOut
 from tanhui.config import Settings, get_settings
 from tanhui.db.engine import display_url, make_engine, session_factory
@@ -40,7 +40,7 @@ from tanhui.web.routes import mount as mount_web
 __all__ = ["ROUTERS", "create_app", "create_app_from_env"]
 
 #: The routers of the API, in the order they appear in the OpenAPI document.
-ROUTERS: tuple[APIRouter, ...] = (auth.router, admin.router, registry.router)
+ROUTERS: tuple[APIRouter, ...] = (auth.router, admin.router, registry.router, develop.router)
 
 DESCRIPTION = """\
 碳汇（tanhui）开放平台 API：从森林资源清查到林业碳票的签发、登记、交易与使用。

@@ -279,8 +279,10 @@ def _extensions(exc: TanhuiError, lang: Lang) -> dict[str, Any]:
     for attr in _EXTENSION_ATTRS:
         if hasattr(exc, attr):
             ext[attr] = getattr(exc, attr)
-    if isinstance(exc, InventoryError):
-        ext["problems"] = [p.to_dict(lang) for p in exc.problems]
+    # inventory, rule, cost and loss-event files carry every problem they found
+    problems = exc.problems if isinstance(exc, InventoryError) else getattr(exc, "problems", None)
+    if problems:
+        ext["problems"] = [p.to_dict(lang) for p in problems]
     return ext
 
 

@@ -5,8 +5,9 @@ or an un-migrated database is reported as a :class:`~tanhui.errors.TanhuiError` 
 do) instead of a traceback from inside the server.
 
 ``demo=True`` is for a local trial: it turns on dev mode (``TANHUI_DEV=1``) with a random secret
-key for this process, migrates the database, creates an administrator ``admin`` with a random
-password when the database has no user yet, and prints a warning and the credentials.
+key for this process, migrates the database, seeds the demo county into an empty database (its
+registry and its development data, :func:`ensure_demo_registry`), and prints a warning, the logins
+and where to look (:func:`demo_tour`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tanhui.registry import identity
 from tanhui.registry.identity import Actor
 from tanhui.registry.permissions import Role
 
-__all__ = ["DEMO_ADMIN", "ensure_demo_admin", "serve"]
+__all__ = ["DEMO_ADMIN", "demo_tour", "ensure_demo_admin", "ensure_demo_registry", "serve"]
 
 APP_FACTORY = "tanhui.api.app:create_app_from_env"
 DEMO_ADMIN = "admin"
@@ -60,11 +61,14 @@ def ensure_demo_admin(url: str) -> str | None:
 
 
 def ensure_demo_registry(url: str, home: Path) -> dict[str, str]:
-    """Seed the demo county's registry (parties, users, tickets) into an empty database; return the
-    logins ({} when the database has users already)."""
+    """Seed the demo county into an empty database — its registry (parties, users, tickets,
+    :func:`tanhui.registry.seed.seed`) and then its development data (the project library,
+    pooled holders and their consents, a payout, a loss event, :func:`tanhui.develop.demo_seed.seed`)
+    — and return the logins ({} when the database has users already)."""
     from sqlalchemy import func, select
 
     from tanhui.db.tables import User
+    from tanhui.develop import demo_seed
     from tanhui.registry.seed import seed
 
     engine = make_engine(url)
@@ -72,9 +76,47 @@ def ensure_demo_registry(url: str, home: Path) -> dict[str, str]:
         with UnitOfWork(engine) as uow:
             if uow.session.scalar(select(func.count()).select_from(User)):
                 return {}
-        return seed(engine, Path(home)).logins
+        registry = seed(engine, Path(home))
+        demo_seed.seed(engine, Path(home), registry)
+        return registry.logins
     finally:
         engine.dispose()
+
+
+def demo_tour(base: str, home: Path) -> list[str]:
+    """What a visitor of the demo can look at in the development pages (one line each)."""
+    folder = Path(home) / "demo-county"
+    return [
+        pick(
+            f"- 资源筛查 {base}/develop/screening ：上传 {folder / 'xiaoban_2016.csv'}"
+            "（GBK 编码、亩），看每个小班的不合格原因和按村汇总",
+            f"- Screening {base}/develop/screening : upload {folder / 'xiaoban_2016.csv'} "
+            "(GBK, mu) for every reason and the totals by village",
+        ),
+        pick(
+            f"- 可行性分析 {base}/develop/feasibility ：上传 {folder / 'xiaoban_2021.gpkg'}"
+            "，看净现值、内部收益率、敏感性、风险和完整报告（HTML/PDF/Excel）",
+            f"- Feasibility {base}/develop/feasibility : upload {folder / 'xiaoban_2021.gpkg'} "
+            "for NPV, IRR, sensitivity, risk and the full report (HTML/PDF/Excel)",
+        ),
+        pick(
+            f"- 项目库 {base}/develop/projects ：以 forestry 登录看全县储备与各项目阶段，"
+            "以 village 或 farm 登录推进本单位的项目",
+            f"- Project library {base}/develop/projects : log in as forestry for the county's "
+            "reserve and every project; as village or farm to move your own projects",
+        ),
+        pick(
+            f"- 权利人与授权 {base}/develop/holders ：以 farm 登录，统筹项目中未授权、"
+            "已到期的地块，登记授权并上传扫描件",
+            f"- Holders {base}/develop/holders : log in as farm to see the pooled project's "
+            "missing and expired consents, and record one with its scan",
+        ),
+        pick(
+            f"- 灾害损失 {base}/develop/losses ：以 forestry 登录，把村项目的山火损失在登记簿中注销",
+            f"- Losses {base}/develop/losses : log in as forestry to reverse the village "
+            "project's forest fire in the registry",
+        ),
+    ]
 
 
 def _check_schema(url: str) -> None:
@@ -133,6 +175,16 @@ def serve(
             )
             for username, password in logins.items():
                 print(f"  {username:<10} {password}", file=out)
+            print(
+                pick(
+                    "已写入示范县项目开发数据（项目库 3 个项目、权利人与授权、收益分配、山火损失）。可以看看：",
+                    "Seeded the demo county's development data (3 library projects, holders and "
+                    "their consents, a payout, a forest fire). Have a look at:",
+                ),
+                file=out,
+            )
+            for line in demo_tour(f"http://{host}:{port}", settings.home):
+                print(line, file=out)
     else:
         settings = Settings()
         identity.api_settings(settings)

@@ -12,6 +12,7 @@ both supported and both tested. Typical use::
         uow.commit()
 """
 
+from tanhui.db import market_tables as market_tables  # the market's tables join the metadata
 from tanhui.db.backup import BackupInfo, backup, read_info, restore
 from tanhui.db.engine import (
     display_url,

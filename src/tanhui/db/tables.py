@@ -669,5 +669,321 @@ event.listen(
     DDL("DROP FUNCTION IF EXISTS tanhui_events_append_only()").execute_if(dialect="postgresql"),
 )
 
+
+# =============================================================================== development
+#
+# The project library (项目库), pooling of small holders with their consent (资源统筹, 股份合作,
+# 授权), revenue-sharing payouts and loss events. Services: ``tanhui.develop.library``,
+# ``tanhui.develop.pooling``, ``tanhui.develop.losses``. Table names start with ``dev_``.
+
+DEV_STAGES = (
+    "candidate",
+    "feasibility",
+    "design",
+    "validation",
+    "registered",
+    "monitoring",
+    "issued",
+    "closed",
+    "withdrawn",
+)
+RIGHTS_HOLDER_KINDS = ("household", "collective", "state_farm", "company")
+SHARING_METHODS = ("by_area", "by_agreed_share", "fixed_split")
+PAYOUT_POOLS = ("holders", "collective", "developer")
+LOSS_HAZARDS = ("fire", "pests", "illegal_logging", "other")
+DOCUMENT_MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
+
+
+class DevProject(Base):
+    """A project of the library, from candidate to closed (or withdrawn)."""
+
+    __tablename__ = "dev_projects"
+    __table_args__ = (
+        Index("ix_dev_projects_region_stage", "region_code", "stage"),
+        CheckConstraint(one_of("stage", DEV_STAGES), name="stage"),
+        CheckConstraint(digits("region_code", 6), name="region_code"),
+        CheckConstraint(
+            "crediting_start IS NULL OR crediting_end IS NULL OR crediting_start <= crediting_end",
+            name="crediting_period",
+        ),
+    )
+
+    id: Mapped[int] = _pk()
+    name: Mapped[str] = mapped_column(String(300))
+    scheme: Mapped[str] = mapped_column(String(16))
+    methodology: Mapped[str] = mapped_column(String(64))
+    #: 6-digit administrative division code of the county (its first two digits: the province).
+    region_code: Mapped[str] = mapped_column(String(6))
+    county: Mapped[str] = mapped_column(String(100), default="")
+    #: The project's owner (业主 / 开发主体): a forest farm, a village collective, a developer.
+    owner_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16), default="candidate")
+    crediting_start: Mapped[date | None] = mapped_column()
+    crediting_end: Mapped[date | None] = mapped_column()
+    #: The registry project, once registered here.
+    registry_project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), unique=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class DevProjectSubcompartment(Base):
+    """A sub-compartment (小班) of a library project, with its area."""
+
+    __tablename__ = "dev_project_subcompartments"
+    __table_args__ = (
+        UniqueConstraint("dev_project_id", "subcompartment_id"),
+        CheckConstraint("area_ha >= 0", name="area_ha"),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"))
+    subcompartment_id: Mapped[str] = mapped_column(String(64))
+    area_ha: Mapped[float] = mapped_column(Float)
+
+
+class DevStageChange(Base):
+    """One step of a library project's history: who moved it, when, from where to where, why.
+    The first row of a project (``from_stage`` NULL) is its creation."""
+
+    __tablename__ = "dev_stage_changes"
+    __table_args__ = (
+        CheckConstraint(
+            "from_stage IS NULL OR " + one_of("from_stage", DEV_STAGES), name="from_stage"
+        ),
+        CheckConstraint(one_of("to_stage", DEV_STAGES), name="to_stage"),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: Who acted (``username#user_id``), also when the user row is gone or was never one.
+    actor: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = _created()
+
+
+class RightsHolder(Base):
+    """A holder of forest tenure (林权权利人): a household (农户), a village collective (村集体), a
+    state forest farm (国有林场) or a company."""
+
+    __tablename__ = "dev_rights_holders"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", RIGHTS_HOLDER_KINDS), name="kind"),
+        CheckConstraint(digits("region_code", 6), name="region_code"),
+    )
+
+    id: Mapped[int] = _pk()
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    #: 身份证号 of a household or 统一社会信用代码 of an organisation; shown masked.
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    village: Mapped[str] = mapped_column(String(100), default="")
+    region_code: Mapped[str | None] = mapped_column(String(6))
+    #: The organisation that pools this holder's parcels and keeps its record (a collective,
+    #: a state farm, a developer); NULL when the forestry bureau keeps it.
+    pooled_by_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    created_at: Mapped[datetime] = _created()
+
+
+class Parcel(Base):
+    """A holder's forest land: a sub-compartment (or its part) in a county, with its area."""
+
+    __tablename__ = "dev_parcels"
+    __table_args__ = (
+        UniqueConstraint("holder_id", "region_code", "subcompartment_id"),
+        Index("ix_dev_parcels_land", "region_code", "subcompartment_id"),
+        CheckConstraint("area_ha > 0", name="area_ha"),
+        CheckConstraint(digits("region_code", 6), name="region_code"),
+    )
+
+    id: Mapped[int] = _pk()
+    holder_id: Mapped[int] = mapped_column(ForeignKey("dev_rights_holders.id"))
+    region_code: Mapped[str] = mapped_column(String(6))
+    subcompartment_id: Mapped[str] = mapped_column(String(64))
+    area_ha: Mapped[float] = mapped_column(Float)
+    #: 林权证号 / 不动产权证号, when known.
+    tenure_certificate: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class Authorization(Base):
+    """A holder's consent (授权) for a library project: all its parcels in the project, or one
+    (``parcel_id``). Valid from ``valid_from`` to ``expires_on`` (inclusive; NULL = no term) unless
+    revoked on ``revoked_on``."""
+
+    __tablename__ = "dev_authorizations"
+    __table_args__ = (
+        CheckConstraint("expires_on IS NULL OR expires_on >= valid_from", name="term"),
+        CheckConstraint("revoked_on IS NULL OR revoked_on >= signed_on", name="revoked_on"),
+        CheckConstraint("share_bp IS NULL OR (share_bp >= 0 AND share_bp <= 10000)", name="share"),
+    )
+
+    id: Mapped[int] = _pk()
+    holder_id: Mapped[int] = mapped_column(ForeignKey("dev_rights_holders.id"), index=True)
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"), index=True)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("dev_parcels.id"), index=True)
+    #: Who signed (the holder, the head of the household, an agent with a power of attorney).
+    signatory: Mapped[str] = mapped_column(String(200))
+    signed_on: Mapped[date] = mapped_column()
+    valid_from: Mapped[date] = mapped_column()
+    expires_on: Mapped[date | None] = mapped_column()
+    #: The holder's agreed share of the project's revenue, in basis points (1/10,000).
+    share_bp: Mapped[int | None] = mapped_column(Integer)
+    revoked_on: Mapped[date | None] = mapped_column()
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created()
+
+
+class DevDocument(Base):
+    """A scanned document (PDF or image) of a library project, or of one of its authorizations.
+
+    The bytes are kept in the database as base64 text (portable, and the JSON-lines backups carry
+    them unchanged), with their sha256 and size; the service checks both on every download."""
+
+    __tablename__ = "dev_documents"
+    __table_args__ = (
+        CheckConstraint(one_of("media_type", DOCUMENT_MEDIA_TYPES), name="media_type"),
+        CheckConstraint("size_bytes >= 1", name="size_bytes"),
+        CheckConstraint("length(sha256) = 64", name="sha256"),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"), index=True)
+    authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dev_authorizations.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default="other")
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_base64: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = _created()
+
+
+class SharingRuleRow(Base):
+    """A library project's revenue-sharing rule (股份合作); see ``tanhui.develop.sharing``. The
+    developer is the project's owner."""
+
+    __tablename__ = "dev_sharing_rules"
+    __table_args__ = (
+        CheckConstraint(one_of("method", SHARING_METHODS), name="method"),
+        CheckConstraint(
+            "holders_bp >= 0 AND collective_bp >= 0 AND developer_bp >= 0 "
+            "AND holders_bp + collective_bp + developer_bp = 10000",
+            name="split",
+        ),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(16), default="by_area")
+    holders_bp: Mapped[int] = mapped_column(Integer, default=10_000)
+    collective_bp: Mapped[int] = mapped_column(Integer, default=0)
+    developer_bp: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class DevPayout(Base):
+    """A sale's revenue shared out to the holders of a pooled project. ``reference`` (the sale
+    contract) is unique per project, so one sale is never paid out twice."""
+
+    __tablename__ = "dev_payouts"
+    __table_args__ = (
+        UniqueConstraint("dev_project_id", "reference"),
+        CheckConstraint("revenue_fen >= 1", name="revenue_fen"),
+        CheckConstraint("tonnes IS NULL OR tonnes >= 1", name="tonnes"),
+        CheckConstraint(one_of("method", SHARING_METHODS), name="method"),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"))
+    sold_on: Mapped[date] = mapped_column()
+    revenue_fen: Mapped[int] = mapped_column(BigInteger)
+    tonnes: Mapped[int | None] = mapped_column(Integer)
+    reference: Mapped[str | None] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(16))
+    #: The rule as applied (method and split), kept with the payout.
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(128))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created()
+
+
+class DevPayoutLine(Base):
+    """One payee's amount in a payout: a rights holder, or the developer (the owner)."""
+
+    __tablename__ = "dev_payout_lines"
+    __table_args__ = (
+        CheckConstraint(one_of("pool", PAYOUT_POOLS), name="pool"),
+        CheckConstraint("amount_fen >= 0", name="amount_fen"),
+        CheckConstraint(
+            "(holder_id IS NULL AND organisation_id IS NOT NULL) OR "
+            "(holder_id IS NOT NULL AND organisation_id IS NULL)",
+            name="payee",
+        ),
+    )
+
+    id: Mapped[int] = _pk()
+    payout_id: Mapped[int] = mapped_column(ForeignKey("dev_payouts.id"), index=True)
+    pool: Mapped[str] = mapped_column(String(16))
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("dev_rights_holders.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    #: The payee's weight in its pool as used (an area in ha, or a share), as decimal text.
+    weight: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class LossEvent(Base):
+    """A loss (fire 火灾, pests 病虫害, illegal logging 盗伐, other) on a sub-compartment of a
+    library project; once reversed in the registry, the tonnes cancelled and the ledger's answer."""
+
+    __tablename__ = "dev_loss_events"
+    __table_args__ = (
+        CheckConstraint(one_of("hazard", LOSS_HAZARDS), name="hazard"),
+        CheckConstraint("area_ha > 0", name="area_ha"),
+        CheckConstraint("share_lost > 0 AND share_lost <= 1", name="share_lost"),
+        CheckConstraint("tonnes_lost IS NULL OR tonnes_lost >= 0", name="tonnes_lost"),
+        CheckConstraint(
+            "reversed_quantity IS NULL OR reversed_quantity >= 1", name="reversed_quantity"
+        ),
+    )
+
+    id: Mapped[int] = _pk()
+    dev_project_id: Mapped[int] = mapped_column(ForeignKey("dev_projects.id"), index=True)
+    subcompartment_id: Mapped[str] = mapped_column(String(64))
+    hazard: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date] = mapped_column()
+    #: Area lost (ha) and its share of the sub-compartment's area (one is given, one derived).
+    area_ha: Mapped[float] = mapped_column(Float)
+    share_lost: Mapped[float] = mapped_column(Float)
+    #: Estimated tCO2e lost, when known.
+    tonnes_lost: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = _created()
+    reversed_quantity: Mapped[int | None] = mapped_column(Integer)
+    reversed_at: Mapped[datetime | None] = mapped_column()
+    reversal: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
 #: Every table, parents before children (the order of backups and restores).
 TABLES = tuple(metadata.sorted_tables)

@@ -9,10 +9,16 @@ actor's role and ownership (:mod:`tanhui.registry.permissions`), the block's lif
 Quantities are whole tonnes (int). Partial operations split a block: the **last** k serials move
 to a new block (like UNDP NCR), the original keeps the rest. Blocks are locked ``FOR UPDATE`` on
 PostgreSQL before they are read for a change; on SQLite, ``BEGIN IMMEDIATE`` serializes writers.
+
+Other services that must move tonnes together with their own rows (the market's delivery versus
+payment: tonnes and cash in one transaction, or neither) use :meth:`Ledger.within`: the same
+operations, run inside the caller's unit of work, which commits (or rolls back) everything at once.
+Their events are queued and appended to the chain when that transaction commits.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -20,10 +26,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Engine, func, insert, or_, select, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tanhui.db.tables import (
+    GENESIS_HASH,
     Account,
     Block,
     Event,
@@ -39,6 +48,7 @@ from tanhui.db.tables import (
     Project,
     ProjectSubcompartment,
     Retirement,
+    utcnow,
 )
 from tanhui.db.uow import UnitOfWork, lock_for_update
 from tanhui.errors import (
@@ -157,6 +167,24 @@ class Ledger:
         self.engine = engine
         self.buffer_rates = {**DEFAULT_BUFFER_RATES, **(buffer_rates or {})}
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        #: The caller's unit of work when this is a :meth:`within` view, else ``None``.
+        self._outer: UnitOfWork | None = None
+
+    def within(self, uow: UnitOfWork) -> Ledger:
+        """This ledger's operations, run inside the caller's open unit of work ``uow``.
+
+        Each operation checks, locks and changes rows exactly as on its own, but does not commit:
+        the caller commits (or rolls back) its own work and the ledger's together, so a failure
+        anywhere leaves the registry unchanged. Each operation's event (its request, answer and
+        the rows it changed, captured when the operation ends) is queued on the session and
+        appended to the hash chain just before the transaction commits — last, so the chain's lock
+        is held only for the commit. An operation that raises leaves ``uow`` unusable: roll back.
+        Idempotency keys work as usual (stored in the same transaction).
+        """
+        view = copy.copy(self)
+        view._outer = uow
+        _defer_events(uow)
+        return view
 
     # ----------------------------------------------------------------- transaction plumbing
 
@@ -170,9 +198,9 @@ class Ledger:
     ) -> Any:
         """Run ``work`` in one transaction with one event; replay a stored answer for a repeated key."""
         who = _actor_ref(actor)
-        request_hash = hashlib.sha256(
-            events.canonical({"type": type_, **_json(request)})
-        ).hexdigest()
+        if self._outer is not None:
+            return self._run_within(self._outer, who, type_, request, idempotency_key, work)
+        request_hash = _request_hash(type_, request)
         for attempt in range(2):
             with UnitOfWork(self.engine) as uow:
                 events.track_changes(uow.session)
@@ -225,6 +253,62 @@ class Ledger:
                 return answer
         raise AssertionError("unreachable")
 
+    def _run_within(
+        self,
+        uow: UnitOfWork,
+        who: str,
+        type_: str,
+        request: dict[str, Any],
+        idempotency_key: str | None,
+        work: Callable[[UnitOfWork], Any],
+    ) -> Any:
+        """:meth:`_run` inside the caller's transaction: the event is queued, nothing commits."""
+        session = uow.session
+        events.track_changes(session)
+        request_hash = _request_hash(type_, request) if idempotency_key else ""
+        if idempotency_key:
+            _serialize(uow, _KEY_LOCKS, f"{who}\n{idempotency_key}")
+            stored = session.scalars(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.actor == who, IdempotencyKey.key == idempotency_key
+                )
+            ).first()
+            if stored is not None:
+                if stored.request_hash != request_hash:
+                    raise Conflict(
+                        f"幂等键 {idempotency_key} 已用于另一个请求。",
+                        f"Idempotency key {idempotency_key} was used for a different request.",
+                        hint_zh="每个不同的请求请用新的幂等键。",
+                        hint_en="Use a fresh key for every distinct request.",
+                    )
+                return stored.response
+        result = work(uow)
+        fast: list[dict[str, Any]] = []
+        if isinstance(result, _Moved):
+            result, fast = result.view, result.changes
+        answer = _json(result if not hasattr(result, "__dataclass_fields__") else asdict(result))
+        session.flush()
+        pending = session.info.pop(events._CHANGES, {})
+        changes = [
+            {"table": table, "id": row_id, "row": events.row_dict(instance)}
+            for (table, row_id), instance in pending.items()
+            if (table, row_id) not in {(c["table"], c["id"]) for c in fast}
+        ]
+        changes = sorted(changes + fast, key=lambda c: (c["table"], c["id"]))
+        body = {"request": _json(request), "result": answer, "changes": changes}
+        session.info[_DEFERRED].append((type_, who, body))
+        if idempotency_key:
+            session.add(
+                IdempotencyKey(
+                    actor=who,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    response=answer,
+                    status_code=200,
+                )
+            )
+        return answer
+
     # ------------------------------------------------------------ organisations and accounts
 
     def create_organisation(
@@ -267,6 +351,14 @@ class Ledger:
 
         request = {"organisation_id": organisation_id, "kind": kind}
         return self._run(actor, "account_opened", request, idempotency_key, work)
+
+    def _existing_holding_account(self, uow: UnitOfWork, organisation_id: int) -> Account | None:
+        return uow.session.scalars(
+            select(Account)
+            .where(Account.organisation_id == organisation_id, Account.kind == "holding")
+            .order_by(Account.id)
+            .limit(1)
+        ).first()
 
     def _holding_account(
         self, uow: UnitOfWork, organisation_id: int, kind: str = "holding"
@@ -778,8 +870,13 @@ class Ledger:
         assert account is not None
         return block, account
 
-    def _split_off(self, uow: UnitOfWork, block: Block, quantity: int) -> Block:
-        """The block holding the last ``quantity`` serials of ``block`` (``block`` itself if all)."""
+    def _split_off(
+        self, uow: UnitOfWork, block: Block, quantity: int, final: dict[str, Any] | None = None
+    ) -> Block:
+        """The block holding the last ``quantity`` serials of ``block`` (``block`` itself if all).
+
+        ``final``: attributes the piece ends the operation with (holder, state, lock), set before
+        it is written — one statement fewer than writing the piece and then changing it."""
         if quantity < 1:
             raise Conflict(
                 "数量须为正整数吨。", "The quantity must be a whole number of tonnes ≥ 1."
@@ -790,6 +887,8 @@ class Ledger:
                 f"The block holds {block.quantity} t, not {quantity} t.",
             )
         if quantity == block.quantity:
+            for name, value in (final or {}).items():
+                setattr(block, name, value)
             return block
         moved_start = block.serial_end - quantity + 1
         piece = Block(
@@ -810,6 +909,8 @@ class Ledger:
             lock_organisation_id=block.lock_organisation_id,
             parent_block_id=block.id,
         )
+        for name, value in (final or {}).items():
+            setattr(piece, name, value)
         block.serial_end = moved_start - 1
         block.quantity -= quantity
         uow.session.flush()  # shrink first: the pieces never overlap, even inside the transaction
@@ -824,10 +925,12 @@ class Ledger:
         action: Action,
         block_id: int,
         quantity: int | None,
+        final: dict[str, Any] | None = None,
     ) -> tuple[Block, Account]:
-        """Lock a block, check who may do ``action`` to it and whether its state allows it, split."""
+        """Lock a block, check who may do ``action`` to it and whether its state allows it, split
+        (the piece taking the ``final`` attributes and the action's state, see :meth:`_split_off`)."""
         block, account = self._locked_block(uow, block_id)
-        next_state(block.state, action)  # first: "this block is frozen" says more than "not yours"
+        target = next_state(block.state, action)  # first: "this block is frozen" says more
         require_on(
             actor.organisation_id,
             actor.roles,
@@ -835,8 +938,149 @@ class Ledger:
             holder_org=account.organisation_id,
             lock_counterparty_org=block.lock_organisation_id,
         )
-        piece = self._split_off(uow, block, block.quantity if quantity is None else quantity)
+        if final is not None:
+            final = {"state": str(target), **final}
+        piece = self._split_off(uow, block, block.quantity if quantity is None else quantity, final)
         return piece, account
+
+    def _move(
+        self,
+        uow: UnitOfWork,
+        actor: ActorLike,
+        action: Action,
+        block_id: int,
+        quantity: int | None,
+        final: dict[str, Any],
+        target: Any,
+    ) -> _Moved:
+        """:meth:`_operate` in set-based statements (no ORM unit of work), for the high-volume
+        operations of :meth:`within` callers (the market's reservations and settlements): the
+        same checks, the same split, the same rows — and the changed rows, as the event records
+        them, taken from the statements' ``RETURNING``. ``target``: the receiving account
+        ``(id, number, organisation_id)``, or ``None`` when the block stays with its holder."""
+        session = uow.session
+        blocks, accounts = Block.__table__, Account.__table__
+        query = (
+            select(
+                blocks,
+                accounts.c.organisation_id.label("holder_org"),
+                accounts.c.number.label("account_number"),
+            )
+            .join(accounts, accounts.c.id == blocks.c.account_id)
+            .where(blocks.c.id == block_id)
+        )
+        if uow.dialect_name == "postgresql":
+            query = query.with_for_update(of=blocks)
+        block = session.execute(query).first()
+        if block is None:
+            raise _not_found("序号段", "block", block_id)
+        state = next_state(block.state, action)  # first: "this block is frozen" says more
+        require_on(
+            actor.organisation_id,
+            actor.roles,
+            action,
+            holder_org=block.holder_org,
+            lock_counterparty_org=block.lock_organisation_id,
+        )
+        quantity = block.quantity if quantity is None else quantity
+        if quantity < 1:
+            raise Conflict(
+                "数量须为正整数吨。", "The quantity must be a whole number of tonnes ≥ 1."
+            )
+        if quantity > block.quantity:
+            raise Conflict(
+                f"序号段只有 {block.quantity} 吨，不足 {quantity} 吨。",
+                f"The block holds {block.quantity} t, not {quantity} t.",
+            )
+        now = utcnow()  # as the rows' own defaults would stamp them
+        values = {"state": str(state), **final, "updated_at": now}
+        if quantity == block.quantity:
+            changed = [
+                session.execute(
+                    update(blocks)
+                    .where(blocks.c.id == block.id)
+                    .values(version=blocks.c.version + 1, **values)
+                    .returning(*blocks.c)
+                ).one()
+            ]
+        else:
+            moved_start = block.serial_end - quantity + 1
+            parent = session.execute(  # shrink first: the pieces never overlap
+                update(blocks)
+                .where(blocks.c.id == block.id)
+                .values(
+                    serial_end=moved_start - 1,
+                    quantity=block.quantity - quantity,
+                    version=blocks.c.version + 1,
+                    updated_at=now,
+                )
+                .returning(*blocks.c)
+            ).one()
+            inherited = {
+                name: getattr(block, name)
+                for name in (
+                    "issuance_request_id",
+                    "project_id",
+                    "scheme",
+                    "region_code",
+                    "project_number",
+                    "period_start",
+                    "period_end",
+                    "account_id",
+                    "lock_kind",
+                    "lock_ref",
+                    "lock_organisation_id",
+                )
+            }
+            piece = session.execute(
+                insert(blocks)
+                .values(
+                    {
+                        **inherited,
+                        "serial_start": moved_start,
+                        "serial_end": block.serial_end,
+                        "quantity": quantity,
+                        "parent_block_id": block.id,
+                        "version": 1,
+                        "created_at": now,
+                        **values,
+                    }
+                )
+                .returning(*blocks.c)
+            ).one()
+            changed = [parent, piece]
+        # ORM copies of these rows, if this session holds any, are stale now
+        ids = {r.id for r in changed}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Block) and obj.id in ids:
+                session.expire(obj)
+        piece = changed[-1]
+        holder = (
+            (block.account_number, block.holder_org)
+            if target is None
+            else (target.number, target.organisation_id)
+        )
+        view = BlockView(
+            id=piece.id,
+            serial=serial_text(piece),
+            quantity=piece.quantity,
+            state=piece.state,
+            account=holder[0],
+            holder_organisation_id=holder[1],
+            project_id=piece.project_id,
+            scheme=piece.scheme,
+            lock_kind=piece.lock_kind,
+            lock_ref=piece.lock_ref,
+        )
+        changes = [
+            {
+                "table": "blocks",
+                "id": r.id,
+                "row": {c.key: events._plain(r._mapping[c]) for c in blocks.c},
+            }
+            for r in changed
+        ]
+        return _Moved(view, changes)
 
     def _view(self, block: Block, account: Account) -> BlockView:
         return BlockView(
@@ -858,29 +1102,146 @@ class Ledger:
         *,
         block_id: int,
         quantity: int | None,
-        to_account: str,
+        to_account: str | None = None,
+        to_organisation_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Move ``quantity`` tonnes (the block's last serials) to another account."""
+        """Move ``quantity`` tonnes (the block's last serials) to another account: ``to_account``
+        by number, or the holding account of ``to_organisation_id`` (opened on first use)."""
         require(actor.roles, Action.transfer)
+        if (to_account is None) == (to_organisation_id is None):
+            raise RegistryError(
+                "请指定转入账户或转入机构（二者选一）。",
+                "Name the receiving account or the receiving organisation (one of them).",
+            )
 
-        def work(uow: UnitOfWork) -> BlockView:
-            target = self._account_by_number(uow, to_account)
+        def work(uow: UnitOfWork) -> BlockView | _Moved:
+            if self._outer is not None and to_organisation_id is not None:
+                found = uow.session.execute(
+                    select(Account.id, Account.number, Account.organisation_id)
+                    .where(Account.organisation_id == to_organisation_id, Account.kind == "holding")
+                    .order_by(Account.id)
+                    .limit(1)
+                ).first()
+                if found is not None:
+                    return self._move(
+                        uow,
+                        actor,
+                        Action.transfer,
+                        block_id,
+                        quantity,
+                        {"account_id": found.id, **_UNLOCKED},
+                        found,
+                    )
+            if to_account is not None:
+                target = self._account_by_number(uow, to_account)
+            else:
+                assert to_organisation_id is not None
+                target = self._existing_holding_account(uow, to_organisation_id)
+                if target is None:
+                    if uow.session.get(Organisation, to_organisation_id) is None:
+                        raise _not_found("机构", "organisation", to_organisation_id)
+                    target = self._holding_account(uow, to_organisation_id)
             if target.kind != "holding":
                 raise Conflict("只能转入持有账户。", "Transfers go to holding accounts only.")
-            piece, _ = self._operate(uow, actor, Action.transfer, block_id, quantity)
-            piece.account_id = target.id
-            piece.state = str(next_state(piece.state, Action.transfer))
-            piece.lock_kind = piece.lock_ref = piece.lock_organisation_id = None
+            moved = {"account_id": target.id, **_UNLOCKED}
+            piece, _ = self._operate(uow, actor, Action.transfer, block_id, quantity, moved)
             return self._view(piece, target)
 
-        return self._run(
-            actor,
-            "transferred",
-            {"block_id": block_id, "quantity": quantity, "to": to_account},
-            idempotency_key,
-            work,
-        )
+        request: dict[str, Any] = {"block_id": block_id, "quantity": quantity, "to": to_account}
+        if to_organisation_id is not None:
+            request["to_organisation_id"] = to_organisation_id
+        return self._run(actor, "transferred", request, idempotency_key, work)
+
+    def reserve(
+        self,
+        actor: ActorLike,
+        *,
+        block_id: int,
+        quantity: int | None,
+        reference: int,
+        for_organisation_id: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Lock ``quantity`` tonnes (the block's last serials) as RESERVED for a pending transfer.
+
+        ``for_organisation_id`` holds the lock (the market operator listing or settling the
+        tonnes; it alone may then transfer or unreserve them), or ``None`` when the holder reserves
+        for itself. ``reference`` is the reserving party's id for the reservation (the market's
+        reservation number); it is the block's ``lock_ref`` and :meth:`unreserve` checks it.
+        """
+        require(actor.roles, Action.reserve)
+
+        def work(uow: UnitOfWork) -> BlockView:
+            if (
+                for_organisation_id is not None
+                and uow.session.get(Organisation, for_organisation_id) is None
+            ):
+                raise _not_found("机构", "organisation", for_organisation_id)
+            lock = {
+                "lock_kind": "reservation",
+                "lock_ref": reference,
+                "lock_organisation_id": for_organisation_id,
+            }
+            if self._outer is not None:
+                return self._move(uow, actor, Action.reserve, block_id, quantity, lock, None)
+            piece, account = self._operate(uow, actor, Action.reserve, block_id, quantity, lock)
+            return self._view(piece, account)
+
+        request = {
+            "block_id": block_id,
+            "quantity": quantity,
+            "reference": reference,
+            "for": for_organisation_id,
+        }
+        return self._run(actor, "reserved", request, idempotency_key, work)
+
+    def unreserve(
+        self,
+        actor: ActorLike,
+        *,
+        block_id: int,
+        quantity: int | None = None,
+        reference: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Lift a reservation from ``quantity`` tonnes (default: the whole block) of a RESERVED
+        block: they become ACTIVE with their holder. Only whoever placed the lock lifts it (the
+        reserving organisation, or the holder for its own reservation); with ``reference`` the
+        block must still be reserved under that reference. The bank a pledge was requested from
+        lifts its reservation by declining the request: the whole block, and the pledge is
+        ``rejected``."""
+        require(actor.roles, Action.unreserve)
+
+        def work(uow: UnitOfWork) -> BlockView:
+            block, _ = self._locked_block(uow, block_id)
+            if reference is not None and block.state == str(S.RESERVED):
+                _check_locked_by(block, "reservation", reference)
+            pledge = None
+            if block.state == str(S.RESERVED) and block.lock_kind == "reservation":
+                pledge = uow.session.scalars(
+                    select(Pledge)
+                    .join(PledgeBlock, PledgeBlock.pledge_id == Pledge.id)
+                    .where(
+                        PledgeBlock.block_id == block.id,
+                        Pledge.id == block.lock_ref,
+                        Pledge.state == "requested",
+                    )
+                ).first()
+                if pledge is not None and quantity not in (None, block.quantity):
+                    raise Conflict(
+                        "质押申请只能整体拒绝。",
+                        "A pledge request is declined as a whole.",
+                    )
+            piece, account = self._operate(
+                uow, actor, Action.unreserve, block_id, quantity, dict(_UNLOCKED)
+            )
+            if pledge is not None:
+                pledge.state = "rejected"
+            return self._view(piece, account)
+
+        request = {"block_id": block_id, "quantity": quantity, "reference": reference}
+        return self._run(actor, "unreserved", request, idempotency_key, work)
 
     def request_pledge(
         self,
@@ -1595,6 +1956,73 @@ def buffer_share(quantity: int, rate: float) -> int:
     (integer arithmetic on the rate in basis points)."""
     basis_points = round(rate * 10_000)
     return (quantity * basis_points + 5_000) // 10_000
+
+
+#: ``session.info`` key of the events queued by :meth:`Ledger.within` operations.
+_DEFERRED = "tanhui_deferred_events"
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """A block operation done by :meth:`Ledger._move`: its answer and its changed rows."""
+
+    view: BlockView
+    changes: list[dict[str, Any]]
+
+
+_UNLOCKED: dict[str, Any] = {"lock_kind": None, "lock_ref": None, "lock_organisation_id": None}
+
+
+def _request_hash(type_: str, request: dict[str, Any]) -> str:
+    return hashlib.sha256(events.canonical({"type": type_, **_json(request)})).hexdigest()
+
+
+def _defer_events(uow: UnitOfWork) -> None:
+    """Queue the events of :meth:`Ledger.within` operations on ``uow``'s session and append them
+    to the chain when its (outermost) transaction commits; forget them on a rollback."""
+    session = uow.session
+    if _DEFERRED in session.info:
+        return
+    session.info[_DEFERRED] = []
+    dialect = uow.dialect_name
+
+    @sa_event.listens_for(session, "before_commit")
+    def _append_queued(sess: Session) -> None:
+        if sess.in_nested_transaction():
+            return  # a savepoint's release: the chain waits for the real commit
+        queued = sess.info.get(_DEFERRED)
+        if queued:
+            sess.info[_DEFERRED] = []
+            _append_all(sess, queued, dialect)
+
+    @sa_event.listens_for(session, "after_rollback")
+    def _forget(sess: Session) -> None:
+        if not sess.in_transaction():
+            sess.info[_DEFERRED] = []
+
+
+def _append_all(
+    session: Session, queued: list[tuple[str, str, dict[str, Any]]], dialect: str
+) -> None:
+    """Append queued events (their changes captured already) to the hash chain, in order."""
+    session.flush()
+    session.info.pop(events._CHANGES, None)
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": events.CHAIN_LOCK_KEY})
+    head = session.scalars(select(Event).order_by(Event.sequence.desc()).limit(1)).first()
+    sequence = 0 if head is None else head.sequence
+    prev = GENESIS_HASH if head is None else head.hash
+    for type_, who, body in queued:
+        sequence += 1
+        digest = events.chain_hash(prev, sequence, type_, who, body)
+        session.add(
+            Event(
+                sequence=sequence, type=type_, payload=body, actor=who, prev_hash=prev, hash=digest
+            )
+        )
+        prev = digest
+    session.flush()
+    session.info.pop(events._CHANGES, None)
 
 
 #: Namespaces of the transaction-level advisory locks (two-int form, so they never meet the

@@ -23,7 +23,10 @@ ledger), never in the routes:
    "Organisation" means an account: an organisation's, or an individual holder's own.
 
 The issuance workflow adds one rule: only the role that holds the current step acts on a request
-(see :func:`tanhui.registry.lifecycle.check_issuance_actor`). A role that may appear in the
+(see :func:`tanhui.registry.lifecycle.check_issuance_actor`). Development (the project library,
+pooling, payouts, losses) adds another: an actor with only the ``holder`` role acts on and sees the
+library projects (and the rights holders) of its own organisation; the forestry regulator and the
+reading roles see all (see :mod:`tanhui.develop.library`). A role that may appear in the
 table for an action can still be refused by a block's state
 (:mod:`tanhui.registry.lifecycle`).
 """
@@ -112,6 +115,25 @@ class Action(StrEnum):
     view_event_log = "view_event_log"
     verify_registry = "verify_registry"  # check the event log's hash chain and the balances
     public_lookup = "public_lookup"
+    # development (开发): the project library, pooling and consent, payouts, losses
+    manage_dev_projects = "manage_dev_projects"  # create, edit, move a library project; documents
+    view_dev_projects = "view_dev_projects"
+    view_library_stats = "view_library_stats"  # county and province statistics, reserve
+    manage_rights_holders = "manage_rights_holders"  # rights holders and their parcels
+    view_rights_holders = "view_rights_holders"  # holders, parcels, authorizations, consent gaps
+    record_authorization = "record_authorization"  # 授权: record or revoke a holder's consent
+    record_payout = "record_payout"  # 股份合作: a sale's revenue shared out to the holders
+    record_loss_event = "record_loss_event"  # fire, pests, illegal logging
+    # market (交易) and finance (金融): tanhui.market checks these, and who owns what it acts on
+    trade = "trade"  # orders, agreement proposals, bids, intents, paying for what one won
+    list_for_sale = "list_for_sale"  # one-way auctions, agreement-transfer listings (卖方)
+    offer_storage = "offer_storage"  # 收储: a standing offer to take unsold tickets, and its budget
+    record_cash = "record_cash"  # deposits, withdrawals (one's own; the operator: anyone's)
+    view_cash = "view_cash"  # cash balances and statements (one's own; operator and auditor: all)
+    operate_market = "operate_market"  # books, the daily close, deadlines, re-marking of loans
+    request_loan = "request_loan"  # borrower: apply for a pledge loan, repay it
+    manage_loans = "manage_loans"  # bank: grant, disburse, re-mark, margin call, default, enforce
+    view_finance_stats = "view_finance_stats"  # credit lines, disbursements, outstanding loans
 
 
 R, A = Role, Action
@@ -132,12 +154,27 @@ _HOLDING = frozenset(
     }
 )
 _REVIEW = frozenset({A.view_review_queue, A.public_lookup})
+# Developing projects: the forestry bureau for its county, and holders (forest farms, village
+# collectives, developers) for the projects their organisation owns (checked by the services).
+_DEVELOP = frozenset(
+    {
+        A.manage_dev_projects,
+        A.view_dev_projects,
+        A.manage_rights_holders,
+        A.view_rights_holders,
+        A.record_authorization,
+        A.record_payout,
+        A.record_loss_event,
+    }
+)
 
 #: The one role × action table. A change here must be deliberate: the tests assert it in full.
 ALLOWED: Mapping[Role, frozenset[Action]] = MappingProxyType(
     {
         R.forestry_regulator: _REVIEW
+        | _DEVELOP
         | {
+            A.view_library_stats,
             A.register_project,
             A.approve_issuance,
             A.reject_issuance,
@@ -150,6 +187,8 @@ ALLOWED: Mapping[Role, frozenset[Action]] = MappingProxyType(
         },
         R.eco_regulator: _REVIEW
         | {
+            A.view_dev_projects,
+            A.view_library_stats,
             A.file_issuance,
             A.reject_issuance,
             A.confirm_offset,
@@ -159,13 +198,23 @@ ALLOWED: Mapping[Role, frozenset[Action]] = MappingProxyType(
             A.view_event_log,
             A.verify_registry,
         },
-        R.verifier: _REVIEW | {A.verify_issuance, A.reject_issuance},
+        R.verifier: _REVIEW | {A.verify_issuance, A.reject_issuance, A.view_dev_projects},
         R.issuer: _REVIEW | {A.issue, A.reject_issuance, A.allocate_buffer, A.import_blocks},
-        R.holder: _HOLDING | {A.register_project, A.submit_monitoring_report, A.submit_issuance},
+        R.holder: _HOLDING
+        | _DEVELOP
+        | {A.register_project, A.submit_monitoring_report, A.submit_issuance},
         R.bank: _HOLDING | {A.confirm_pledge, A.release_pledge, A.enforce_pledge},
         R.court: frozenset({A.freeze, A.unfreeze, A.view_all_holdings, A.public_lookup}),
         R.market_operator: _HOLDING,
-        R.auditor: _REVIEW | {A.view_all_holdings, A.view_event_log, A.verify_registry},
+        R.auditor: _REVIEW
+        | {
+            A.view_all_holdings,
+            A.view_event_log,
+            A.verify_registry,
+            A.view_dev_projects,
+            A.view_rights_holders,
+            A.view_library_stats,
+        },
         R.admin: frozenset(
             {
                 A.manage_users,
@@ -178,6 +227,41 @@ ALLOWED: Mapping[Role, frozenset[Action]] = MappingProxyType(
         ),
         R.public: frozenset({A.public_lookup}),
     }
+)
+
+# The market's actions, appended to the table above (books, auctions and market statistics are
+# public reads and need no action; ownership — one's own orders, cash, loans — is checked by the
+# market services).
+_MARKET_ALLOWED: Mapping[Role, frozenset[Action]] = {
+    R.holder: frozenset(
+        {
+            A.trade,
+            A.list_for_sale,
+            A.offer_storage,
+            A.record_cash,
+            A.view_cash,
+            A.request_loan,
+        }
+    ),
+    R.bank: frozenset(
+        {
+            A.trade,
+            A.list_for_sale,
+            A.record_cash,
+            A.view_cash,
+            A.manage_loans,
+            A.view_finance_stats,
+        }
+    ),
+    R.market_operator: frozenset(
+        {A.record_cash, A.view_cash, A.operate_market, A.view_finance_stats}
+    ),
+    R.auditor: frozenset({A.view_cash, A.view_finance_stats}),
+    R.forestry_regulator: frozenset({A.view_finance_stats}),
+    R.eco_regulator: frozenset({A.view_finance_stats}),
+}
+ALLOWED = MappingProxyType(
+    {role: actions | _MARKET_ALLOWED.get(role, frozenset()) for role, actions in ALLOWED.items()}
 )
 
 #: Ownership rule per action (see the module docstring); actions not listed are ``any``.
@@ -251,6 +335,29 @@ ACTION_LABELS: Mapping[Action, tuple[str, str]] = MappingProxyType(
         A.view_event_log: ("查看事件日志", "view the event log"),
         A.verify_registry: ("校验登记簿", "verify the registry"),
         A.public_lookup: ("公开查询", "public lookup"),
+        A.manage_dev_projects: ("管理项目库项目", "manage library projects"),
+        A.view_dev_projects: ("查看项目库", "view the project library"),
+        A.view_library_stats: ("查看项目库统计", "view library statistics"),
+        A.manage_rights_holders: ("管理权利人与地块", "manage rights holders and parcels"),
+        A.view_rights_holders: ("查看权利人与授权", "view rights holders and authorizations"),
+        A.record_authorization: ("登记授权", "record an authorization"),
+        A.record_payout: ("登记收益分配", "record a revenue payout"),
+        A.record_loss_event: ("登记损失事件", "record a loss event"),
+    }
+)
+
+ACTION_LABELS = MappingProxyType(
+    {
+        **ACTION_LABELS,
+        A.trade: ("交易", "trade"),
+        A.list_for_sale: ("挂牌或竞价出让", "list tonnes for sale"),
+        A.offer_storage: ("收储", "offer acquisition and storage"),
+        A.record_cash: ("登记出入金", "record a deposit or withdrawal"),
+        A.view_cash: ("查看资金", "view cash accounts"),
+        A.operate_market: ("运营交易市场", "operate the market"),
+        A.request_loan: ("申请质押贷款", "apply for a pledge loan"),
+        A.manage_loans: ("管理质押贷款", "manage pledge loans"),
+        A.view_finance_stats: ("查看金融统计", "view finance statistics"),
     }
 )
 

@@ -23,6 +23,9 @@ route                                        who          what
 ``GET /certificates/{no}``                   public       the certificate in the layout
 ``GET /certificates/{no}/document``          public       :func:`render_html` (linked CSS)
 ``GET /certificates/{no}.pdf``               public       :func:`render_pdf`
+``/develop/…``                               developers   screening, feasibility, the project
+                                                          library, holders, losses
+                                                          (:mod:`tanhui.web.develop_routes`)
 ===========================================  ===========  =======================================
 
 Conventions every page follows
@@ -159,6 +162,20 @@ def _format_yuan(fen: int | None) -> str:
     return f"{decimal.Decimal(fen) / 100:,.2f}"
 
 
+def _format_num(value: float | None, digits: int = 0) -> str:
+    """A measured number with thousands separators; "—" when there is none (or not finite)."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _format_pct(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage; "—" when there is none."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return "—"
+    return f"{100 * value:.{digits}f}%"
+
+
 _env = Environment(
     loader=PackageLoader("tanhui.web", "templates"),
     autoescape=True,
@@ -166,7 +183,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(time=_format_time, int=_format_int, yuan=_format_yuan)
+_env.filters.update(
+    time=_format_time, int=_format_int, yuan=_format_yuan, num=_format_num, pct=_format_pct
+)
 templates = Jinja2Templates(env=_env)
 
 
@@ -261,6 +280,12 @@ NAV: tuple[tuple[str, str, tuple[Action, ...] | None], ...] = (
     ("/review", "nav_review", (Action.view_review_queue,)),
     ("/pledges", "nav_pledges", (Action.confirm_pledge,)),
     ("/freezes", "nav_freezes", (Action.freeze,)),
+    # development (tanhui.web.develop_routes)
+    ("/develop/screening", "nav_screening", (Action.view_dev_projects,)),
+    ("/develop/feasibility", "nav_feasibility", (Action.view_dev_projects,)),
+    ("/develop/projects", "nav_projects", (Action.view_dev_projects,)),
+    ("/develop/holders", "nav_holders", (Action.view_rights_holders,)),
+    ("/develop/losses", "nav_losses", (Action.view_dev_projects,)),
     ("/verify", "nav_verify", None),
 )
 
@@ -1261,6 +1286,10 @@ def certificate_page(web: PublicDep, number: str) -> Response:
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages and the static files to ``app``."""
+    """Add the pages (the registry's here, development's in :mod:`tanhui.web.develop_routes`)
+    and the static files to ``app``."""
+    from tanhui.web import develop_routes
+
     app.include_router(router)
+    app.include_router(develop_routes.router)
     app.mount("/static", StaticFiles(packages=[("tanhui.web", "static")]), name="static")
