@@ -164,3 +164,37 @@ def test_xlsx_report_holds_the_same_numbers(inventory, tmp_path):
     flows = book.get_sheet_by_name("Cash flow").to_python()
     assert [r[0] for r in flows[1:]] == list(range(2026, 2026 + 21))
     assert sum(r[2] for r in flows[1:]) == s.result.totals()["tonnes_issued"]
+
+
+def test_recorded_losses_calibrate_the_risk_model(inventory):
+    # 180 亩 = 12 ha of project land; one fire struck A-2 (50 亩 = 3.333 ha) in 2021 and burnt
+    # half of it, over the 5 years on record (2021 → start 2026): p = 3.333 / (12 × 5), f = 0.5
+    # (the library's form: ``area_ha`` is the area lost, ``share_lost`` its share of the stand)
+    fire = {
+        "subcompartment_id": "A-2",
+        "year": 2021,
+        "hazard": "fire",
+        "share_lost": 0.5,
+        "area_ha": 50 / 30,
+    }
+    # not a simulated hazard: left out of the calibration
+    other = {
+        "subcompartment_id": "A-1",
+        "year": 2022,
+        "hazard": "other",
+        "share_lost": 0.1,
+        "area_ha": 0.5,
+    }
+    calibrated = study(inventory, loss_history=[fire, other], paths=2000)
+    table = {row["kind"]: row for row in calibrated.provenance["loss_calibration"]["table"]}
+    assert calibrated.provenance["loss_calibration"]["years"] == 5
+    hazards = {h.name: h for h in calibrated.risk.settings.hazards}
+    assert hazards["fire"].annual_probability == pytest.approx((50 / 15) / (12 * 5))
+    assert hazards["fire"].loss_share == pytest.approx(0.5)
+    assert list(table) == ["fire"] and calibrated.provenance["loss_calibration"]["events"] == 1
+    default = study(inventory, paths=2000)
+    # a fire every 18 years on this land instead of the 0.15 % default: far more lost
+    assert (
+        calibrated.risk.summary()["expected_lost_tonnes"]
+        > 10 * default.risk.summary()["expected_lost_tonnes"]
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,13 @@ from tanhui.develop.feasibility import (
     evaluate_scenarios,
     ex_ante_tonnes,
 )
-from tanhui.develop.risk import RiskResult, RiskSettings, simulate
+from tanhui.develop.risk import (
+    HAZARD_KINDS,
+    RiskResult,
+    RiskSettings,
+    rates_from_events,
+    simulate,
+)
 from tanhui.develop.screening_service import ScreeningReport, load_rule_set, screen_inventory
 from tanhui.errors import InputError
 from tanhui.i18n import Lang, pick
@@ -138,6 +144,31 @@ def _default_start_year() -> int:
     return dt.date.today().year
 
 
+def events_for_risk(loss_history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded losses in the library's form (:meth:`tanhui.develop.losses.Losses.risk_inputs`:
+    ``subcompartment_id, year, hazard, share_lost, area_ha`` with ``area_ha`` the area lost) as
+    the risk model's events (``stand_id, kind, year, stand_area_ha, area_lost_ha``); events
+    already in the model's form pass unchanged. Hazards the model does not simulate ("other")
+    are left out."""
+    events = []
+    for e in loss_history:
+        if "kind" in e:
+            events.append(dict(e))
+            continue
+        if e["hazard"] not in HAZARD_KINDS:
+            continue
+        events.append(
+            {
+                "kind": e["hazard"],
+                "stand_id": e["subcompartment_id"],
+                "year": e["year"],
+                "stand_area_ha": e["area_ha"] / e["share_lost"],
+                "area_lost_ha": e["area_ha"],
+            }
+        )
+    return events
+
+
 def _selection_mask(
     report: ScreeningReport, inventory: Inventory, selection: Selection
 ) -> np.ndarray:
@@ -234,6 +265,8 @@ def study_inventory(
     growth_family: str | None = "richards",
     yield_table: str | Path | None = None,
     risk: RiskSettings | None = None,
+    loss_history: Sequence[Mapping[str, Any]] | None = None,
+    loss_years: float | None = None,
     paths: int = 10_000,
     seed: int = 0,
     with_map: bool = True,
@@ -298,6 +331,19 @@ def study_inventory(
     inputs.check()
     step("economics")
     results = evaluate_scenarios(inputs, scenarios)
+    calibration = None
+    loss_history = events_for_risk(loss_history or ())
+    if loss_history:
+        # Recorded losses (fire, pests, illegal logging) calibrate the hazards of the same model:
+        # rates per area of the project's land over the years on record (by default from the
+        # first recorded year to the year before the start).
+        years_on_record = loss_years or max(
+            1.0, float(start_year - min(int(e["year"]) for e in loss_history))
+        )
+        calibration = rates_from_events(
+            loss_history, float(np.nansum(ex_ante.area_ha)), years_on_record
+        )
+        risk = calibration.settings(risk)
     risk_result = None
     if paths > 0:
         step("risk")
@@ -318,6 +364,14 @@ def study_inventory(
         "risk": None
         if risk_result is None
         else {"paths": paths, "seed": seed, "settings": risk_result.settings.describe()},
+        "loss_calibration": None
+        if calibration is None
+        else {
+            "events": len(loss_history or ()),
+            "years": calibration.years,
+            "area_ha": calibration.total_area_ha,
+            "table": list(calibration.table),
+        },
     }
     return FeasibilityStudy(
         name=name or pick("候选项目", "Candidate project"),
@@ -352,7 +406,9 @@ def study_file(
     ``issuance_lag``); ``prices`` (default the low/base/high prices seen for the scheme) and
     ``base_scenario``; ``discount_rate``; ``buffer_share``; growth (``growth_family``, default
     Richards fitted on the inventory itself, or ``yield_table``); ``risk`` settings, ``paths``
-    (0: no Monte Carlo) and ``seed``; ``with_map``.
+    (0: no Monte Carlo) and ``seed``; ``loss_history`` (recorded loss events in the form of
+    :meth:`tanhui.develop.losses.Losses.risk_inputs`, which calibrate the hazards over
+    ``loss_years`` — default: from the first recorded year to the start); ``with_map``.
     """
     from tanhui.measure.service import read_for_params
 

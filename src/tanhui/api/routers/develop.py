@@ -938,10 +938,13 @@ def study_upload(
 
     ids = options.ids
     name = options.name
+    losses = None
     if options.project_id is not None:
         project = services_.library.get_project(actor, options.project_id)
         ids = tuple(s.subcompartment_id for s in project.subcompartments)
         name = name or project.name
+        # the project's recorded losses calibrate the Monte Carlo's hazards
+        losses = services_.losses.risk_inputs(actor, project_id=project.id) or None
         if not ids:
             raise InputError(
                 f"项目库项目 {project.id} 还没有小班。",
@@ -976,6 +979,7 @@ def study_upload(
         paths=options.paths,
         seed=options.seed,
         with_map=options.with_map,
+        loss_history=losses,
     )
 
 
