@@ -281,6 +281,7 @@ def main() -> None:
     parser.add_argument("--books", type=int, default=1, choices=range(1, len(SCHEMES) + 1))
     parser.add_argument("--bids", type=int, default=10_000)
     parser.add_argument("--skip-auction", action="store_true")
+    parser.add_argument("--skip-orders", action="store_true")
     args = parser.parse_args()
     name = f"tanhui_bench_market_{os.getpid()}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -293,7 +294,7 @@ def main() -> None:
         )
         world = setup(url, args.clients, args.books)
         runs: dict[str, list[dict]] = {"transfer": [], "order": []}
-        for round_ in range(2):
+        for round_ in range(0 if args.skip_orders else 2):
             print(f"round {round_ + 1}: registry transfers …", file=sys.stderr)
             runs["transfer"].append(
                 run_clients(transfer_client, url, world, args.clients, args.seconds)
@@ -318,28 +319,28 @@ def main() -> None:
     def mean(kind: str, key: str) -> float:
         return statistics.fmean(r[key] for r in runs[kind])
 
-    transfers, orders = mean("transfer", "per_s"), mean("order", "per_s")
-    ratio = orders / transfers
     print(
         f"\nmachine: {os.cpu_count()} cores; PostgreSQL on 127.0.0.1; {args.clients} client "
         f"processes, {args.books} book(s), 2 × {args.seconds:g} s per phase"
     )
-    print(
-        f"registry raw transfers {transfers:8.1f} /s   p50 {mean('transfer', 'p50_ms'):6.1f} ms   "
-        f"p99 {mean('transfer', 'p99_ms'):6.1f} ms   (runs: "
-        + ", ".join(f"{r['per_s']:.1f}" for r in runs["transfer"])
-        + ")"
-    )
-    print(
-        f"market orders          {orders:8.1f} /s   p50 {mean('order', 'p50_ms'):6.1f} ms   "
-        f"p99 {mean('order', 'p99_ms'):6.1f} ms   fills {mean('order', 'fills_per_s'):.1f}/s   "
-        f"errors {sum(r['errors'] for r in runs['order'])}   (runs: "
-        + ", ".join(f"{r['per_s']:.1f}" for r in runs["order"])
-        + ")"
-    )
-    print(
-        f"ratio orders/transfers {ratio:8.2f}      target ≥ 0.5: {'met' if ratio >= 0.5 else 'MISSED'}"
-    )
+    if not args.skip_orders:
+        transfers, orders = mean("transfer", "per_s"), mean("order", "per_s")
+        ratio = orders / transfers
+        print(
+            f"registry raw transfers {transfers:8.1f} /s   p50 {mean('transfer', 'p50_ms'):6.1f} ms"
+            f"   p99 {mean('transfer', 'p99_ms'):6.1f} ms   (runs: "
+            + ", ".join(f"{r['per_s']:.1f}" for r in runs["transfer"])
+            + ")"
+        )
+        print(
+            f"market orders          {orders:8.1f} /s   p50 {mean('order', 'p50_ms'):6.1f} ms   "
+            f"p99 {mean('order', 'p99_ms'):6.1f} ms   fills {mean('order', 'fills_per_s'):.1f}/s"
+            f"   errors {sum(r['errors'] for r in runs['order'])}   (runs: "
+            + ", ".join(f"{r['per_s']:.1f}" for r in runs["order"])
+            + ")"
+        )
+        verdict = "met" if ratio >= 0.5 else "MISSED"
+        print(f"ratio orders/transfers {ratio:8.2f}      target ≥ 0.5: {verdict}")
     if auction:
         print(
             f"auction close          {auction['close_s']:8.3f} s   {auction['bids']} bids "

@@ -153,6 +153,32 @@ def test_a_failure_inside_the_tonnes_leg_moves_nothing(mw, monkeypatch):
     assert m.verify() == []
 
 
+def test_an_order_entered_but_never_matched_is_released_after_the_grace(mw, monkeypatch):
+    """The process dies between the entry and the match: the order's tonnes stay set aside until
+    the operator's clock finds it abandoned, refuses it and releases them."""
+    from tanhui.market.journal import Engines
+
+    m, a = mw.market, mw.actors
+    real = Engines.checkout
+
+    def dies(self, *args, **kwargs):
+        raise Boom("the process died before the match")
+
+    monkeypatch.setattr(Engines, "checkout", dies)
+    with pytest.raises(Boom):
+        m.submit_order(a["farm"], scheme="SMCER", side="sell", price_fen=1500, quantity=70, now=T10)
+    monkeypatch.setattr(Engines, "checkout", real)
+    assert mw.tonnes("farm", "RESERVED") == 70
+    assert m.orders(a["farm"])[0]["status"] == "new"
+    assert m.settle_pending(a["exchange"], now=at(10, 4))["abandoned"] == []  # within the grace
+    assert m.tick(a["exchange"], now=at(10, 6)) is not None
+    (order,) = m.orders(a["farm"])
+    assert (order["status"], order["reason"]) == ("rejected", "abandoned")
+    assert mw.tonnes("farm", "RESERVED") == 0 and mw.tonnes("farm") == 5000
+    assert m.book("SMCER")["asks"] == []
+    assert m.verify() == []
+
+
 def _last_block(mw) -> int:
     with UnitOfWork(mw.market.engine, read_only=True) as uow:
         return int(uow.session.scalar(select(func.max(Block.id))))

@@ -28,6 +28,17 @@ Decisions:
   names a block. The agreement desk of a scheme takes the book's close as its previous close.
 * **A book's journal is cut at each explicit close**: the next trading day starts a new stream
   from the close (so a restart replays one day, not the book's life).
+* **A listed order is three short transactions**: its *entry* (the order row, its cash or tonnes
+  set aside — nothing here waits for the book), its *match* (the book under its row lock, one order
+  at a time; fills recorded as pending deals) and the *settlement* of those deals by DvP, outside
+  the book's lock. What a match promises is already reserved, so the settlement cannot lack it;
+  a settlement that fails or never runs leaves deals pending, and :meth:`Market.settle_pending`
+  (run by the operator's :meth:`Market.tick`) completes them — and refuses and releases orders
+  entered but never matched within :data:`ENTRY_GRACE`. Other channels (agreements, auctions,
+  收储) conclude and settle in one transaction. Concurrent transactions take shared rows in one
+  order (book, then deals, holds, reservations, blocks, cash accounts last), so they do not
+  deadlock; PostgreSQL deadlocks or serialization failures that other work may still cause are
+  retried.
 * **Fees** are the scheme book's :class:`~tanhui.market.rules.FeeSchedule` for every channel
   (listed, agreement, auction, negotiated, 收储), rounded down per deal.
 * **Auction payment**: the winner pays value + buyer fee from available cash within the deadline;
@@ -574,6 +585,10 @@ class Market:
                 raise not_found("委托", "order", order_id)
             if row.organisation_id != org:
                 raise Refused(Reason.NOT_OWNER)
+            if row.status == "rejected":  # never in the book
+                raise Refused(Reason.UNKNOWN_ORDER)
+            if row.status != "resting":  # filled, cancelled or expired (possibly an earlier day's)
+                raise Refused(Reason.NOT_ACTIVE)
             book = self._book_row(tx, book_id=row.book_id)
             stream = tx.stream(book.stream_id, book.stream_state)
             events = stream.apply(Cancel(order_id, org, tx.now))
@@ -865,14 +880,6 @@ class Market:
             if row is None or row.organisation_id != org:
                 raise not_found("委托", "order", order_id)
             return _order_dict(row)
-
-    def _order_answer(self, tx: Tx, order_id: int, fills: list[dict[str, Any]]) -> dict[str, Any]:
-        row = tx.session.execute(
-            select(MarketOrder)
-            .execution_options(populate_existing=True)
-            .where(ORDERS.c.id == order_id)
-        ).scalar_one()
-        return {**_order_dict(row), "fills": fills}
 
     # --------------------------------------------------------------- agreements (协议转让)
 
@@ -1506,9 +1513,20 @@ class Market:
             events = stream.apply(command)
             _raise_refusal(events, bid_id)
             self._auction_events(tx, a, stream, events)
-            answer = self._auction_answer(tx, auction_id)
-            answer["bid_id"] = bid_id
-            return answer
+            engine = stream.engine
+            best = getattr(engine, "best", None)
+            if isinstance(engine, TransferListing) and engine.auction is not None:
+                best, engine = engine.auction.best, engine.auction
+            return {
+                "auction_id": auction_id,
+                "bid_id": bid_id,
+                "price_fen": price_fen,
+                "quantity": q,
+                "state": _engine_state(stream.engine),
+                "ends_at": beijing(getattr(engine, "ends_at", a.ends_at)).isoformat(),
+                "best_bid_fen": best.price if best is not None else None,
+                "min_next_bid_fen": getattr(engine, "min_next_price", None),
+            }
 
         request = {
             "auction_id": auction_id,
@@ -1639,22 +1657,20 @@ class Market:
         unfilled = False
         settle: list[Any] = []
         unsold: list[int] = []
+        won: list[dict[str, Any]] = []
         for e in events:
             kind = type(e)
             if kind is AuctionExtended:
                 values["ends_at"] = e.ends_at
             elif kind is Won:
-                tx.session.execute(
-                    update(BIDDERS)
-                    .where(BIDDERS.c.auction_id == a.id, BIDDERS.c.organisation_id == e.bidder)
-                    .values(
-                        status="won",
-                        won_quantity=e.quantity,
-                        won_price_fen=e.price,
-                        won_value_fen=e.value,
-                        payment_due=e.payment_due,
-                        updated_at=tx.now,
-                    )
+                won.append(
+                    {
+                        "org": e.bidder,
+                        "q": e.quantity,
+                        "p": e.price,
+                        "v": e.value,
+                        "due": e.payment_due,
+                    }
                 )
             elif kind is BidFilled:
                 filled.append({"bid": e.bid_id, "q": e.quantity})
@@ -1677,6 +1693,21 @@ class Market:
                 unsold.append(a.quantity)
             elif kind is AuctionCalled:
                 values["ends_at"] = e.ends_at
+        if won:
+            tx.session.execute(
+                update(BIDDERS)
+                .where(BIDDERS.c.auction_id == a.id, BIDDERS.c.organisation_id == bindparam("org"))
+                .values(
+                    status="won",
+                    won_quantity=bindparam("q"),
+                    won_price_fen=bindparam("p"),
+                    won_value_fen=bindparam("v"),
+                    payment_due=bindparam("due"),
+                    updated_at=tx.now,
+                ),
+                won,
+                execution_options={"synchronize_session": False},
+            )
         if releases:
             self._release_deposits(tx, a.id, releases)
         if filled:
@@ -1992,6 +2023,7 @@ class Market:
             for d in rows:
                 item = {
                     "id": d.id,
+                    "state": d.state,
                     "channel": d.channel,
                     "scheme": d.scheme,
                     "price_fen": d.price_fen,
@@ -2016,7 +2048,8 @@ class Market:
         """Check the market against its journals and the registry: every engine replayed from its
         journal agrees with the order, bid and bidder tables; cash is conserved
         (:meth:`~tanhui.market.cash.CashService.check`); each open tonne reservation is exactly
-        covered by RESERVED blocks (and a closed one by none); the registry verifies. Empty: fine."""
+        covered by RESERVED blocks (and a closed one by none); pending deals are covered by their
+        holds and reservations; the registry verifies. Empty: fine."""
         problems = list(self.cash.check())
         with UnitOfWork(self.engine, read_only=True) as uow:
             s = uow.session
@@ -2037,6 +2070,37 @@ class Market:
                     problems.append(f"reservation {r.id}: {r.remaining} t open, blocks differ")
             if held:
                 problems.append(f"blocks reserved for unknown reservations {sorted(held)[:5]}")
+            # pending deals are covered by what was set aside for them
+            owed_cash = s.execute(
+                select(
+                    DEALS.c.buyer_hold_id,
+                    func.sum(DEALS.c.value_fen + DEALS.c.buyer_fee_fen),
+                    HOLDS.c.remaining_fen,
+                )
+                .join(HOLDS, HOLDS.c.id == DEALS.c.buyer_hold_id)
+                .where(DEALS.c.state == "pending")
+                .group_by(DEALS.c.buyer_hold_id, HOLDS.c.remaining_fen)
+            ).all()
+            problems += [
+                f"hold {h}: {rest} fen left for {owed} fen of pending deals"
+                for h, owed, rest in owed_cash
+                if owed > rest
+            ]
+            owed_tonnes = s.execute(
+                select(
+                    DEALS.c.seller_reservation_id,
+                    func.sum(DEALS.c.quantity),
+                    RESERVATIONS.c.remaining,
+                )
+                .join(RESERVATIONS, RESERVATIONS.c.id == DEALS.c.seller_reservation_id)
+                .where(DEALS.c.state == "pending")
+                .group_by(DEALS.c.seller_reservation_id, RESERVATIONS.c.remaining)
+            ).all()
+            problems += [
+                f"reservation {r}: {rest} t left for {owed} t of pending deals"
+                for r, owed, rest in owed_tonnes
+                if owed > rest
+            ]
             orders = {
                 o.id: o
                 for o in s.scalars(select(MarketOrder).execution_options(populate_existing=True))

@@ -11,7 +11,7 @@ reserves what the party gives:
   the seller's ACTIVE blocks of the scheme, oldest first (or from the one block it names); a block
   larger than needed is split, the reserved piece holding its last serials.
 
-:func:`settle` then runs the two legs of a deal inside the caller's transaction:
+:class:`Settler` then runs the two legs of a deal inside one transaction:
 
 1. **cash**: the buyer pays value + buyer fee (from its hold, else from available cash), the seller
    receives value − seller fee, the exchange both fees (:func:`tanhui.market.cash.settle_cash`);
@@ -20,8 +20,15 @@ reserves what the party gives:
    :meth:`~tanhui.registry.ledger.Ledger.within`, one registry event per piece).
 
 Any failure in either leg — or between them (:attr:`Settler.between_legs`, a hook the tests use to
-inject one) — raises, and the caller's transaction rolls back: no cash moved, no tonne moved, the
+inject one) — raises, and the transaction rolls back: no cash moved, no tonne moved, the
 reservations are as they were. The registry's events are appended when the transaction commits.
+
+Agreements, auctions and 收储 record and settle a deal in the transaction that concludes it
+(:meth:`Settler.settle`). A listed trade is matched under the book's lock and recorded
+``pending`` there (:meth:`Settler.record`); its settlement follows in the next transaction,
+outside that lock (:meth:`Settler.settle_pending`). Between the two nothing can take what pays for
+it (the buyer's hold, the seller's reservation), so a settlement that fails — or a process that
+dies — leaves the trade matched and owed, and the next settlement completes it.
 
 Unused reservations are released (:func:`release_tonnes`: the exchange unreserves the pieces, they
 return ACTIVE to the seller) when an order ends, a proposal closes, a lot does not sell.

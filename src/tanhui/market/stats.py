@@ -1,7 +1,8 @@
 """Market statistics: volume, value and VWAP by scheme, region, channel and period; reference
 prices for collateral.
 
-Every settled deal (:class:`~tanhui.db.market_tables.MarketDeal`) counts, whatever its channel
+Every settled deal (:class:`~tanhui.db.market_tables.MarketDeal`; a listed trade counts once its
+DvP settlement is done, normally at once) counts, whatever its channel
 (listed, agreement, block, auction, negotiated, storage), unless ``channels`` says otherwise. By
 region, a deal counts where its tonnes come from: each delivered registry block carries the
 6-digit region code of its project (a deal drawing on two counties' blocks counts in both, each
@@ -85,6 +86,7 @@ def reference_price(
         func.coalesce(func.sum(DEALS.c.quantity), 0),
     ).where(
         DEALS.c.scheme == scheme,
+        DEALS.c.state == "settled",
         DEALS.c.trade_day <= until,
         DEALS.c.trade_day > until - dt.timedelta(days=days),
     )
@@ -164,6 +166,7 @@ class MarketStats:
                     func.sum(DEALS.c.value_fen),
                 )
                 keys = (DEALS.c.trade_day, DEALS.c.scheme, DEALS.c.channel)
+            query = query.where(DEALS.c.state == "settled")
             if scheme is not None:
                 query = query.where(DEALS.c.scheme == scheme)
             if region is not None:
