@@ -33,6 +33,7 @@ from tanhui.config import Settings, get_settings
 from tanhui.db.engine import display_url, make_engine, session_factory
 from tanhui.db.migrate import current_revision, head
 from tanhui.errors import DatabaseError
+from tanhui.market.service import Market
 from tanhui.registry import identity
 from tanhui.registry.ledger import Ledger
 from tanhui.web.routes import mount as mount_web
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessions = session_factory(engine)
     install_problem_handlers(app)
     app.state.ledger = Ledger(engine)
+    # one market per process: it caches the exchange's ids and its books' rows (thread-safe)
+    app.state.market = Market(engine, ledger=app.state.ledger)
     app.include_router(health_router)
     for router in ROUTERS:
         app.include_router(router)

@@ -31,6 +31,7 @@ from tanhui.config import Settings
 from tanhui.db.uow import UnitOfWork
 from tanhui.errors import AuthenticationError
 from tanhui.i18n import Lang
+from tanhui.market.service import Market
 from tanhui.registry import identity
 from tanhui.registry.identity import Actor
 
@@ -79,7 +80,13 @@ def get_uow(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.sessions)
 
 
+def get_market(request: Request) -> Market:
+    """The process's :class:`~tanhui.market.service.Market` (made by ``create_app``)."""
+    return request.app.state.market
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+MarketDep = Annotated[Market, Depends(get_market)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 LangDep = Annotated[Lang, Depends(negotiate_lang)]
