@@ -749,7 +749,7 @@ def test_authorizations_with_a_scan_and_the_consent_gap(api, as_, world):
         fields = {
             "holder_id": str(missing["holder_id"]),
             "signatory": "x",
-            "signed_on": "2026-01-05",
+            "signed_on": "2026-03-01",  # from the revocation on (an overlap is refused first)
         }
         return api.post(
             f"{API}/projects/{pid}/authorizations", headers=headers, data={**fields, **data}
@@ -762,7 +762,7 @@ def test_authorizations_with_a_scan_and_the_consent_gap(api, as_, world):
     not_a_scan = api.post(
         f"{API}/projects/{pid}/authorizations",
         headers=farm,
-        data={"holder_id": str(missing["holder_id"]), "signatory": "x", "signed_on": "2026-01-05"},
+        data={"holder_id": str(missing["holder_id"]), "signatory": "x", "signed_on": "2026-03-01"},
         files={"document": ("scan.pdf", b"not a pdf", "application/pdf")},
     )
     assert_problem(not_a_scan, 422)

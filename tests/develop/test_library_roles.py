@@ -56,6 +56,30 @@ class Target:
             signed_on=dt.date(2025, 1, 1),
         )
 
+    def new_holder(self):
+        """Another household with a parcel on the project's sub-compartment."""
+        farm = self.w.a["farm"]
+        holder = self.w.pooling.register_holder(
+            farm, kind="household", name=f"李四{next(self.n)}", village="常口村"
+        )
+        self.w.pooling.add_parcel(
+            farm, holder.id, region_code=REGION, subcompartment_id="XB-001", area_ha=1.0
+        )
+        return holder
+
+
+def _consent_of_fresh_holders(t: Target) -> Callable[[Any], Any]:
+    """A call recording a consent of another household each time (made beforehand, so a refusal
+    writes nothing): a second consent of one holder for the same period is refused."""
+    holders = iter([t.new_holder() for _ in Role])
+    return lambda who: t.w.pooling.record_authorization(
+        who,
+        t.project.id,
+        holder_id=next(holders).id,
+        signatory="李四",
+        signed_on=dt.date(2026, 1, 1),
+    )
+
 
 CASES: dict[Action, Callable[[Target], Callable[[Any], Any]]] = {
     A.manage_dev_projects: lambda t: (
@@ -74,15 +98,7 @@ CASES: dict[Action, Callable[[Target], Callable[[Any], Any]]] = {
         lambda who: t.w.pooling.register_holder(who, kind="household", name=f"农户 {next(t.n)}")
     ),
     A.view_rights_holders: lambda t: lambda who: t.w.pooling.consent_gap(who, t.project.id),
-    A.record_authorization: lambda t: (
-        lambda who: t.w.pooling.record_authorization(
-            who,
-            t.project.id,
-            holder_id=t.holder.id,
-            signatory="张三",
-            signed_on=dt.date(2026, 1, 1),
-        )
-    ),
+    A.record_authorization: lambda t: _consent_of_fresh_holders(t),
     A.record_payout: lambda t: (
         lambda who: t.w.pooling.pay_out(
             who,
@@ -142,9 +158,10 @@ def test_a_holder_of_another_organisation_is_refused(target):
     for action in DEVELOP:
         if action in (A.view_library_stats,):
             continue  # no holder may read the statistics at all
+        call = CASES[action](target)
         before = counts(target.w.engine)
         try:
-            result = CASES[action](target)(other)
+            result = call(other)
         except PermissionDenied:
             assert counts(target.w.engine) == before
             refused.append(action)

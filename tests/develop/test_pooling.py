@@ -268,6 +268,31 @@ def test_authorization_refusals(w, pooled):
     assert counts(w.engine) == before
 
 
+def test_a_second_consent_for_the_same_parcels_and_period_is_refused(w, pooled):
+    p, h, parcels = pooled
+    first = consent(w, p, h["zhang"], valid_from=D(2026, 1, 1), expires_on=D(2030, 12, 31))
+    before = counts(w.engine)
+    for overlapping in (
+        dict(valid_from=D(2030, 12, 31)),  # its first day is the old one's last
+        dict(valid_from=D(2020, 1, 1), expires_on=D(2026, 1, 1)),  # ends on the first one's start
+        dict(parcel_id=parcels["zhang"].id),  # one parcel inside the whole-holder consent
+    ):
+        with pytest.raises(ConflictError, match=f"no. {first.id}"):
+            consent(w, p, h["zhang"], **overlapping)
+    assert counts(w.engine) == before
+    # a renewal starting the day after, and an earlier term ending the day before, are fine
+    renewal = consent(w, p, h["zhang"], valid_from=D(2031, 1, 1), term_years=10)
+    earlier = consent(w, p, h["zhang"], valid_from=D(2024, 1, 1), expires_on=D(2025, 12, 31))
+    assert renewal.expires_on == D(2041, 1, 1) and earlier.status == "expired"
+    # another holder is independent; a revoked consent holds until the day before its revocation
+    other = consent(w, p, h["li"], valid_from=D(2026, 1, 1))
+    w.pooling.revoke_authorization(w.a["farm"], other.id, revoked_on=D(2026, 6, 1), reason="收回")
+    with pytest.raises(ConflictError):
+        consent(w, p, h["li"], valid_from=D(2026, 5, 31))
+    again = consent(w, p, h["li"], valid_from=D(2026, 6, 1))
+    assert again.status == "not_yet_valid" and again.expires_on is None  # today is 2026-05-10
+
+
 def test_revocation(w, pooled):
     p, h, _ = pooled
     a = consent(w, p, h["zhang"])

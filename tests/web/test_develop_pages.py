@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select
 
 from tanhui.db import make_engine, upgrade
+from tanhui.db.tables import Authorization
 from tanhui.develop import demo_seed
 from tanhui.develop.demo_seed import authorization_pdf
 from tanhui.registry import identity
@@ -472,16 +474,27 @@ def test_record_an_authorization_with_its_scan(client, login, dev):
     text = page(client.get(f"/develop/holders?project={pid}"))
     assert 'data-testid="holders"' in text and "*" in text  # masked id numbers
     assert 'hx-encoding="multipart/form-data"' in text
-    holder = re.search(
-        r'<select id="auth-holder" name="holder_id" required>\s*<option value="(\d+)"', text
+    choices = re.search(
+        r'<select id="auth-holder" name="holder_id" required>(.*?)</select>', text, re.S
     )
-    assert holder
+    assert choices
+    # a household that has not signed yet (a second consent for the same period is refused)
+    with client.app.state.engine.connect() as connection:
+        signed = set(
+            connection.scalars(
+                select(Authorization.holder_id).where(Authorization.dev_project_id == pid)
+            )
+        )
+    unsigned = [
+        v for v in re.findall(r'<option value="(\d+)"', choices.group(1)) if int(v) not in signed
+    ]
+    assert unsigned, "the demo has households without consent"
     response = client.post(
         "/develop/authorizations",
         headers=htmx(token),
         data={
             "project_id": str(pid),
-            "holder_id": holder.group(1),
+            "holder_id": unsigned[0],
             "signatory": "代签人",
             "signed_on": "2026-02-01",
             "term_years": "20",
@@ -498,7 +511,7 @@ def test_record_an_authorization_with_its_scan(client, login, dev):
         headers=htmx(token),
         data={
             "project_id": str(pid),
-            "holder_id": holder.group(1),
+            "holder_id": unsigned[0],
             "signatory": "x",
             "signed_on": "2026-13-01",
         },
@@ -509,9 +522,9 @@ def test_record_an_authorization_with_its_scan(client, login, dev):
         headers=htmx(token),
         data={
             "project_id": str(pid),
-            "holder_id": holder.group(1),
+            "holder_id": unsigned[0],
             "signatory": "x",
-            "signed_on": "2026-02-01",
+            "signed_on": "2046-02-02",  # after the consent above ends: no overlap
         },
         files={"document": ("x.pdf", b"nope", "application/pdf")},
     )
@@ -523,7 +536,7 @@ def test_record_an_authorization_with_its_scan(client, login, dev):
         headers=htmx(token),
         data={
             "project_id": str(pid),
-            "holder_id": holder.group(1),
+            "holder_id": unsigned[0],
             "signatory": "x",
             "signed_on": "2026-02-01",
         },

@@ -621,6 +621,21 @@ class Pooling:
                     hint_zh="请先登记该权利人的地块，并确认小班属于本项目。",
                     hint_en="Record the holder's parcels first, on sub-compartments of the project.",
                 )
+            clash = self._overlapping_consent(
+                session, holder.id, project.id, parcel_id, valid_from, expires_on
+            )
+            if clash is not None:
+                until = clash.expires_on or "长期"
+                until_en = clash.expires_on or "no end date"
+                raise ConflictError(
+                    f"权利人 {holder.name} 已有一份覆盖同一地块和期间的授权（第 {clash.id} 号，"
+                    f"{clash.valid_from} 至 {until}）。",
+                    f"Holder {holder.name} already has an authorization covering the same parcels "
+                    f"and period (no. {clash.id}, {clash.valid_from} to {until_en}).",
+                    hint_zh="续签请把生效日设在原授权到期之后；否则请先撤回原授权。",
+                    hint_en="For a renewal, start it after the current one expires; otherwise "
+                    "revoke the current one first.",
+                )
             consent = Authorization(
                 holder_id=holder.id,
                 dev_project_id=project.id,
@@ -657,6 +672,40 @@ class Pooling:
             view = self._authorization_view(session, consent, today_cst(self.clock))
             uow.commit()
             return view
+
+    @staticmethod
+    def _overlapping_consent(
+        session: Session,
+        holder_id: int,
+        project_id: int,
+        parcel_id: int | None,
+        valid_from: dt.date,
+        expires_on: dt.date | None,
+    ) -> Authorization | None:
+        """An unrevoked authorization of the holder on the project whose parcels and validity
+        overlap the given ones (a whole-holder consent overlaps any of its parcels; a revoked one
+        holds until the day before its revocation)."""
+        for other in session.scalars(
+            select(Authorization)
+            .where(
+                Authorization.holder_id == holder_id,
+                Authorization.dev_project_id == project_id,
+            )
+            .order_by(Authorization.id)
+        ):
+            if not (other.parcel_id is None or parcel_id is None or other.parcel_id == parcel_id):
+                continue
+            ends = other.expires_on
+            if other.revoked_on is not None:
+                last = other.revoked_on - dt.timedelta(days=1)
+                ends = last if ends is None else min(ends, last)
+            if ends is not None and ends < other.valid_from:
+                continue  # revoked before it started
+            if (ends is None or valid_from <= ends) and (
+                expires_on is None or other.valid_from <= expires_on
+            ):
+                return other
+        return None
 
     def revoke_authorization(
         self, actor: ActorLike, authorization_id: int, *, revoked_on: dt.date, reason: str
