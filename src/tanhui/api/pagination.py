@@ -20,10 +20,20 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Page", "PageParams", "PageParamsDep", "page_params"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "Page",
+    "PageParams",
+    "PageParamsDep",
+    "page_params",
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: Offsets past this are refused (422): the databases' integers end somewhere.
+MAX_OFFSET = 2**31 - 1
 
 T = TypeVar("T")
 
@@ -38,7 +48,7 @@ def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="每页条数 / items per page")
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="跳过条数 / items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="跳过条数 / items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

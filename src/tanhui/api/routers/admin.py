@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from tanhui.api.deps import ActorDep, UowDep
 from tanhui.api.pagination import Page, PageParamsDep
 from tanhui.api.problems import problem_responses
+from tanhui.api.registry_schemas import MAX_ID
 from tanhui.api.schemas import OrganisationIn, OrganisationOut, PasswordResetIn, UserIn, UserOut
 from tanhui.registry import identity
 from tanhui.registry.permissions import Role
+
+#: Path ids are bounded like the registry's (one past 2**63 would overflow the database driver).
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OrganisationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -63,7 +68,9 @@ def create_organisation(body: OrganisationIn, actor: ActorDep, uow: UowDep) -> O
     summary="机构详情 / one organisation",
     responses=_READ,
 )
-def get_organisation(organisation_id: int, actor: ActorDep, uow: UowDep) -> OrganisationOut:
+def get_organisation(
+    organisation_id: OrganisationId, actor: ActorDep, uow: UowDep
+) -> OrganisationOut:
     return OrganisationOut.model_validate(identity.get_organisation(uow, actor, organisation_id))
 
 
@@ -82,7 +89,8 @@ def list_users(
     page: PageParamsDep,
     request: Request,
     organisation_id: Annotated[
-        int | None, Query(description="只列出该机构的用户 / only this organisation's users")
+        int | None,
+        Query(ge=1, le=MAX_ID, description="只列出该机构的用户 / only this organisation's users"),
     ] = None,
 ) -> Page[UserOut]:
     items, total = identity.list_users(
@@ -117,7 +125,7 @@ def create_user(body: UserIn, actor: ActorDep, uow: UowDep) -> UserOut:
     summary="用户详情 / one user",
     responses=_READ,
 )
-def get_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
+def get_user(user_id: UserId, actor: ActorDep, uow: UowDep) -> UserOut:
     return UserOut.model_validate(identity.get_user(uow, actor, user_id))
 
 
@@ -127,7 +135,7 @@ def get_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
     summary="停用用户（立即生效）/ deactivate a user (at once)",
     responses=_WRITE,
 )
-def deactivate_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
+def deactivate_user(user_id: UserId, actor: ActorDep, uow: UowDep) -> UserOut:
     return UserOut.model_validate(identity.deactivate_user(uow, actor, user_id))
 
 
@@ -137,7 +145,7 @@ def deactivate_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
     summary="恢复用户 / reactivate a user",
     responses=_WRITE,
 )
-def reactivate_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
+def reactivate_user(user_id: UserId, actor: ActorDep, uow: UowDep) -> UserOut:
     return UserOut.model_validate(identity.reactivate_user(uow, actor, user_id))
 
 
@@ -147,7 +155,7 @@ def reactivate_user(user_id: int, actor: ActorDep, uow: UowDep) -> UserOut:
     summary="授予角色 / grant a role",
     responses=_WRITE,
 )
-def grant_role(user_id: int, role: Role, actor: ActorDep, uow: UowDep) -> UserOut:
+def grant_role(user_id: UserId, role: Role, actor: ActorDep, uow: UowDep) -> UserOut:
     return UserOut.model_validate(identity.grant_role(uow, actor, user_id, role))
 
 
@@ -157,7 +165,7 @@ def grant_role(user_id: int, role: Role, actor: ActorDep, uow: UowDep) -> UserOu
     summary="撤销角色（立即生效）/ revoke a role (at once)",
     responses=_WRITE,
 )
-def revoke_role(user_id: int, role: Role, actor: ActorDep, uow: UowDep) -> UserOut:
+def revoke_role(user_id: UserId, role: Role, actor: ActorDep, uow: UowDep) -> UserOut:
     return UserOut.model_validate(identity.revoke_role(uow, actor, user_id, role))
 
 
@@ -167,6 +175,8 @@ def revoke_role(user_id: int, role: Role, actor: ActorDep, uow: UowDep) -> UserO
     summary="重置用户密码 / reset a user's password",
     responses=_WRITE,
 )
-def reset_password(user_id: int, body: PasswordResetIn, actor: ActorDep, uow: UowDep) -> Response:
+def reset_password(
+    user_id: UserId, body: PasswordResetIn, actor: ActorDep, uow: UowDep
+) -> Response:
     identity.set_password(uow, actor, user_id, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
