@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TANHUI_DEV", "TANHUI_DEV_MODE", "dev_mode"),
         description="development mode: the API may run with a random per-process secret key",
     )
+    public_url: str = Field(
+        default="",
+        description="the address users reach the site at (https://carbon.example.gov.cn); it goes "
+        "into certificates' QR codes and verification links. Empty: the request's own address, "
+        "which a client can forge with its Host header — set it in production",
+    )
     jwt_ttl_minutes: int = Field(
         default=60, ge=1, le=7 * 24 * 60, description="lifetime of an API access token (minutes)"
     )
@@ -71,6 +77,16 @@ class Settings(BaseSettings):
         # Accept locale spellings such as zh_CN.UTF-8 or en_US.
         if isinstance(value, str):
             return "zh" if value.lower().startswith("zh") else "en"
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not (value.startswith(("http://", "https://")) and "://" in value[:8]):
+            raise ValueError("TANHUI_PUBLIC_URL must start with http:// or https://")
+        if value and any(c in value for c in "?#\"'<> "):
+            raise ValueError("TANHUI_PUBLIC_URL must be a plain address (no query or fragment)")
         return value
 
     @field_validator("secret_key", mode="before")

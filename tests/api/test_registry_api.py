@@ -607,6 +607,22 @@ def test_public_lookup_and_certificates_without_a_token(client, engine, tmp_path
     assert body["quantity"] == doc["quantity"] and body["monitoring_period"] == "2016–2021"
     assert body["verification_url"] == f"http://testserver/verify/{number}"
     assert anonymous.get(f"{API}/public/certificates/{number.lower()}").json() == body
+    # a forged Host header cannot put another site into the links (and so into the QR code)
+    # once the public address is configured
+    forged = {"Host": "evil.example.com"}
+    assert (
+        anonymous.get(f"{API}/public/certificates/{number}", headers=forged).json()[
+            "verification_url"
+        ]
+        == f"http://evil.example.com/verify/{number}"
+    )
+    app = anonymous.app
+    app.state.settings = app.state.settings.model_copy(
+        update={"public_url": "https://tanpiao.example.gov.cn"}
+    )
+    links = anonymous.get(f"{API}/public/certificates/{number}", headers=forged).json()
+    assert links["verification_url"] == f"https://tanpiao.example.gov.cn/verify/{number}"
+    assert links["pdf_url"].startswith("https://tanpiao.example.gov.cn/api/v1/")
 
     html = anonymous.get(body["html_url"])
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")

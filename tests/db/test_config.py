@@ -78,3 +78,12 @@ def test_in_memory_sqlite_is_one_database():
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM t")).scalar() == 0
     engine.dispose()
+
+
+def test_public_url_is_a_plain_http_address(monkeypatch):
+    monkeypatch.setenv("TANHUI_PUBLIC_URL", "https://tanpiao.example.gov.cn/ ")
+    assert Settings(_env_file=None).public_url == "https://tanpiao.example.gov.cn"
+    assert Settings(_env_file=None, public_url="").public_url == ""
+    for bad in ("tanpiao.example.gov.cn", "javascript:alert(1)", "https://x.cn/?a=1", "ftp://x"):
+        with pytest.raises(ValueError, match="TANHUI_PUBLIC_URL"):
+            Settings(_env_file=None, public_url=bad)

@@ -85,6 +85,13 @@ def get_market(request: Request) -> Market:
     return request.app.state.market
 
 
+def public_base_url(request: Request) -> str:
+    """Where users reach the site, without a trailing slash: the configured ``public_url``, else
+    the request's own address (from its Host header)."""
+    configured = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MarketDep = Annotated[Market, Depends(get_market)]
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -80,6 +80,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.staticfiles import StaticFiles
 
+from tanhui.api.deps import public_base_url
 from tanhui.api.problems import TITLES, negotiate_lang, status_for
 from tanhui.config import Settings
 from tanhui.db.uow import UnitOfWork
@@ -1248,7 +1249,7 @@ def _certificate(web: Web, number: str) -> dict[str, Any]:
 
 
 def _verification_url(web: Web, number: str) -> str:
-    return str(web.request.base_url).rstrip("/") + "/verify/" + quote(number, safe="")
+    return public_base_url(web.request) + "/verify/" + quote(number, safe="")
 
 
 @router.get("/certificates/{number}.pdf")

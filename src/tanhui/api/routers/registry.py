@@ -45,7 +45,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Subquery, func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
-from tanhui.api.deps import ActorDep
+from tanhui.api.deps import ActorDep, public_base_url
 from tanhui.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 from tanhui.api.problems import problem_responses
 from tanhui.api.registry_schemas import (
@@ -186,7 +186,7 @@ def _call(method: Callable[..., Any], actor: Any, **kwargs: Any) -> Any:
 
 
 def _links(request: Request, number: str) -> dict[str, str]:
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     api = f"{base}{router.prefix}/public/certificates/{number}"
     return {
         "certificate_url": api,
