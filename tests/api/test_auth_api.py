@@ -66,6 +66,29 @@ def test_wrong_password_and_unknown_user_look_the_same(client, admin, monkeypatc
     assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"]
 
 
+def test_repeated_wrong_passwords_are_throttled(client, admin, monkeypatch):
+    calls: list[str] = []
+    verify = Argon2Hasher.verify
+    monkeypatch.setattr(
+        Argon2Hasher, "verify", lambda self, p, h: calls.append(h) or verify(self, p, h)
+    )
+    for _ in range(5):
+        wrong = client.post("/api/v1/auth/token", data={"username": ADMIN[0], "password": "x1"})
+        assert_problem(wrong, 401, "authentication")
+    # the sixth try is refused before the password is checked, even the right one
+    right = client.post("/api/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]})
+    assert_problem(right, 429)
+    assert len(calls) == 5
+    assert 1 <= int(right.headers["retry-after"]) <= 15 * 60
+    assert "15" in right.json()["detail"]
+    # another user is not held back; time passing lets the admin in again
+    throttle = client.app.state.login_throttle
+    late = throttle.clock() + 15 * 60 + 1
+    monkeypatch.setattr(throttle, "clock", lambda: late)
+    again = client.post("/api/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]})
+    assert again.status_code == 200, again.text
+
+
 def test_expired_and_forged_tokens_are_refused(client, settings, uow, admin):
     actor = identity.authenticate(uow, *ADMIN)
     old = identity.issue_token(actor, settings, now=datetime.now(UTC) - timedelta(hours=2))

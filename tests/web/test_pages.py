@@ -173,6 +173,17 @@ def test_wrong_password_is_a_message_on_the_login_page(client):
     assert routes.SESSION_COOKIE not in client.cookies
 
 
+def test_too_many_wrong_passwords_are_refused_for_a_while(client, seeded):
+    token = csrf_of(client.get("/login").text)
+    for _ in range(5):
+        data = {"username": "village", "password": "nope-nope", "csrf_token": token}
+        assert_page(client.post("/login", data=data), 401)
+    data = {"username": "village", "password": seeded.password, "csrf_token": token}
+    text = assert_page(client.post("/login", data=data), 429)
+    assert "登录失败次数过多" in text and "15 分钟" in text
+    assert routes.SESSION_COOKIE not in client.cookies
+
+
 def test_login_returns_to_the_page_asked_for_but_never_off_site(client, seeded):
     response = client.get("/freezes?org=7", follow_redirects=False)
     assert response.headers["location"] == "/login?next=%2Ffreezes%3Forg%3D7"

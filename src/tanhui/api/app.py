@@ -36,6 +36,7 @@ from tanhui.errors import DatabaseError
 from tanhui.market.service import Market
 from tanhui.registry import identity
 from tanhui.registry.ledger import Ledger
+from tanhui.registry.throttle import LoginThrottle
 from tanhui.web.routes import mount as mount_web
 
 __all__ = ["ROUTERS", "create_app", "create_app_from_env"]
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.sessions = session_factory(engine)
     install_problem_handlers(app)
     app.state.ledger = Ledger(engine)
+    app.state.login_throttle = LoginThrottle()
     # one market per process: it caches the exchange's ids and its books' rows (thread-safe)
     app.state.market = Market(engine, ledger=app.state.ledger)
     app.include_router(health_router)

@@ -34,6 +34,7 @@ from tanhui.i18n import Lang
 from tanhui.market.service import Market
 from tanhui.registry import identity
 from tanhui.registry.identity import Actor
+from tanhui.registry.throttle import LoginThrottle
 
 __all__ = [
     "API_KEY_HEADER",
@@ -83,6 +84,23 @@ def get_uow(request: Request) -> UnitOfWork:
 def get_market(request: Request) -> Market:
     """The process's :class:`~tanhui.market.service.Market` (made by ``create_app``)."""
     return request.app.state.market
+
+
+def authenticate(request: Request, uow: UnitOfWork, username: str, password: str) -> Actor:
+    """:func:`identity.authenticate` behind the app's login throttle (``app.state.login_throttle``):
+    after too many failures for a username or from an address, refused with
+    :class:`~tanhui.registry.throttle.TooManyAttempts` before the password is checked."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else None
+    throttle.check(username, address)
+    try:
+        actor = identity.authenticate(uow, username, password)
+    except AuthenticationError as exc:
+        if exc.reason == "credentials":
+            throttle.failed(username, address)
+        raise
+    throttle.succeeded(username)
+    return actor
 
 
 def public_base_url(request: Request) -> str:

@@ -58,6 +58,7 @@ from tanhui.errors import (
     TanhuiError,
 )
 from tanhui.i18n import Lang, pick
+from tanhui.registry.throttle import TooManyAttempts
 
 __all__ = [
     "PROBLEM_JSON",
@@ -81,6 +82,7 @@ DEFAULT_LANG: Lang = "zh"
 #: HTTP status per exception class; the nearest class in an exception's MRO wins.
 STATUS: dict[type[BaseException], int] = {
     AuthenticationError: 401,
+    TooManyAttempts: 429,
     PermissionDenied: 403,
     NotFoundError: 404,
     ConflictError: 409,
@@ -293,6 +295,11 @@ def _www_authenticate(exc: TanhuiError) -> dict[str, str]:
     return {"WWW-Authenticate": value}
 
 
+def _retry_after(exc: TanhuiError) -> dict[str, str] | None:
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(seconds)} if seconds else None
+
+
 def tanhui_error_response(request: Request, exc: TanhuiError) -> JSONResponse:
     lang = negotiate_lang(request)
     status = status_for(exc)
@@ -305,7 +312,7 @@ def tanhui_error_response(request: Request, exc: TanhuiError) -> JSONResponse:
         detail=pick(exc.zh, exc.en, lang),
         hint=pick(exc.hint_zh, exc.hint_en, lang),
         lang=lang,
-        headers=_www_authenticate(exc) if status == 401 else None,
+        headers=_www_authenticate(exc) if status == 401 else _retry_after(exc),
         extensions=_extensions(exc, lang),
     )
 

@@ -80,7 +80,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.staticfiles import StaticFiles
 
-from tanhui.api.deps import public_base_url
+from tanhui.api.deps import authenticate, public_base_url
 from tanhui.api.problems import TITLES, negotiate_lang, status_for
 from tanhui.config import Settings
 from tanhui.db.uow import UnitOfWork
@@ -741,7 +741,7 @@ def login(
     try:
         if not username.strip() or not password:
             raise _input_error("missing_field", "username" if not username.strip() else "password")
-        actor = identity.authenticate(web.uow(), username, password)
+        actor = authenticate(web.request, web.uow(), username, password)
         token = identity.issue_token(actor, web.settings)
     except TanhuiError as exc:
         result = error_result(exc, web.lang, "login")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from tanhui.api.deps import ActorDep, SettingsDep, UowDep
+from tanhui.api.deps import ActorDep, SettingsDep, UowDep, authenticate
 from tanhui.api.problems import problem_responses
 from tanhui.api.schemas import (
     ApiKeyCreated,
@@ -26,8 +26,6 @@ from tanhui.registry.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-_AUTH = problem_responses(401, 422)
-
 
 def _key_out(view: ApiKeyView) -> ApiKeyOut:
     return ApiKeyOut.model_validate(view)
@@ -37,17 +35,19 @@ def _key_out(view: ApiKeyView) -> ApiKeyOut:
     "/auth/token",
     response_model=TokenOut,
     summary="登录，获取访问令牌 / log in for an access token",
-    responses=_AUTH,
+    responses=problem_responses(401, 422, 429),
 )
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     uow: UowDep,
     settings: SettingsDep,
+    request: Request,
     response: Response,
 ) -> TokenOut:
     """OAuth2 password flow: form fields ``username`` and ``password``. The same 401 answers an
-    unknown user and a wrong password."""
-    actor = identity.authenticate(uow, form.username, form.password)
+    unknown user and a wrong password; after five failures for a username within 15 minutes
+    (or 100 from one address), 429 with ``Retry-After``."""
+    actor = authenticate(request, uow, form.username, form.password)
     response.headers["Cache-Control"] = "no-store"
     return TokenOut(
         access_token=identity.issue_token(actor, settings),
